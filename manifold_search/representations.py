@@ -1,0 +1,310 @@
+"""Probe sets, capture of hidden representations, and their storage per trial.
+
+A *probe set* is a fixed batch of held-out inputs (with labels) that every network
+of a study is run on. What a network computes on it -- the activations entering
+its classifier, by default -- is its *representation*: an ``n x d`` matrix whose
+``d`` may differ between networks. Representations are stored per trial through
+Optuna's artifact store as plain ``.npz`` files (never pickles), with only a small
+JSON reference in the trial's user attributes, so any process that shares the
+study's storage can read them back.
+
+Example:
+    >>> import optuna, torch
+    >>> from manifold_search import Probe, record_network, load_representation
+    >>> probe = Probe(torch.randn(32, 8), torch.randint(0, 3, (32,)).numpy())
+    >>> def objective(trial):
+    ...     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(),
+    ...                                 torch.nn.Linear(16, 3))
+    ...     record_network(trial, model, probe)
+    ...     return 0.0
+    >>> study = optuna.create_study()
+    >>> study.optimize(objective, n_trials=1)
+    >>> load_representation(study, study.trials[0]).shape
+    (32, 16)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+import torch
+from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
+
+#: Trial user attribute holding the JSON reference to a trial's stored network.
+RECORD_ATTR = "manifold_search:network"
+#: Study user attribute holding the probe set's fingerprint.
+PROBE_ATTR = "manifold_search:probe"
+#: Name under which the default representation (input of the classifier) is stored.
+DEFAULT_LAYER = "penultimate"
+
+
+class ProbeMismatchError(ValueError):
+    """A network was recorded on another probe set than the study's."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A fixed set of probe inputs with their labels.
+
+    ``inputs`` is what the model takes (a float tensor whose first axis indexes
+    the ``n`` probe points); ``labels`` are their integer classes. The
+    fingerprint hashes both, so two studies can tell whether they share a probe.
+    """
+
+    inputs: torch.Tensor
+    labels: np.ndarray
+    name: str = "probe"
+    _fingerprint: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        labels = np.asarray(self.labels).astype(np.int64)
+        if len(labels) != len(self.inputs):
+            raise ValueError(
+                f"probe has {len(self.inputs)} inputs but {len(labels)} labels; "
+                "give one label per probe input"
+            )
+        object.__setattr__(self, "labels", labels)
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(self.inputs.detach().cpu().float().numpy()).tobytes())
+        digest.update(labels.tobytes())
+        object.__setattr__(self, "_fingerprint", digest.hexdigest()[:16])
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the inputs and labels, stored on the study."""
+        return self._fingerprint
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+
+def _classifier(model: torch.nn.Module) -> torch.nn.Module:
+    """The final classification layer: timm's ``get_classifier()`` or the last Linear."""
+    get_classifier = getattr(model, "get_classifier", None)
+    if callable(get_classifier):
+        head = get_classifier()
+        if isinstance(head, torch.nn.Module) and not isinstance(head, torch.nn.Identity):
+            return head
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    if not linears:
+        raise ValueError(
+            "record_network found no classification layer (no nn.Linear and no "
+            "get_classifier()); name the modules to record with layers=[...]"
+        )
+    return linears[-1]
+
+
+@torch.no_grad()
+def capture_representations(
+    model: torch.nn.Module,
+    probe: Probe,
+    layers: Sequence[str] | None = None,
+    batch_size: int = 512,
+) -> dict[str, np.ndarray]:
+    """Run ``model`` on the probe set and return hidden representations.
+
+    With ``layers=None`` the representation is the *input* of the final
+    classification layer (stored as ``"penultimate"``); otherwise the outputs of
+    the named modules (names from ``model.named_modules()``). Each array is
+    ``n x d`` float32, spatial/temporal axes flattened into ``d``.
+    """
+    modules = dict(model.named_modules())
+    if layers is None:
+        targets = {DEFAULT_LAYER: (_classifier(model), True)}
+    else:
+        unknown = [name for name in layers if name not in modules]
+        if unknown:
+            raise ValueError(
+                f"unknown layer name(s) {unknown}; choose from model.named_modules(), "
+                f"e.g. {list(modules)[1:6]}"
+            )
+        targets = {name: (modules[name], False) for name in layers}
+
+    chunks: dict[str, list[torch.Tensor]] = {name: [] for name in targets}
+    handles = []
+    for name, (module, take_input) in targets.items():
+
+        def hook(_mod, inputs, output, name=name, take_input=take_input):
+            value = inputs[0] if take_input else output
+            if isinstance(value, tuple):  # e.g. GRU returns (output, h_n)
+                value = value[0]
+            chunks[name].append(value.detach().float().reshape(value.shape[0], -1).cpu())
+
+        handles.append(module.register_forward_hook(hook))
+    was_training = model.training
+    model.eval()
+    try:
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        for start in range(0, len(probe), batch_size):
+            model(probe.inputs[start : start + batch_size].to(device))
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return {name: torch.cat(parts).numpy() for name, parts in chunks.items()}
+
+
+_IN_MEMORY_STORES: dict[int, FileSystemArtifactStore] = {}
+
+
+def default_artifact_store(study: optuna.Study) -> FileSystemArtifactStore:
+    """The artifact store that lives beside a study's storage.
+
+    SQLite ``path/x.db`` -> ``path/x.db.artifacts/``; a journal file likewise.
+    An in-memory study gets a temporary directory for the life of the process.
+    Other storages (PostgreSQL, MySQL, gRPC) have no place on disk: pass an
+    ``optuna.artifacts`` store (e.g. ``Boto3ArtifactStore``) explicitly.
+    """
+    storage = study._storage
+    inner = getattr(storage, "_backend", storage)  # unwrap _CachedStorage
+    url = getattr(inner, "url", None)
+    path = None
+    if isinstance(url, str) and url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+    elif hasattr(inner, "_backend") and hasattr(inner._backend, "_file_path"):
+        path = inner._backend._file_path  # JournalStorage(JournalFileBackend)
+    if path:
+        directory = os.path.abspath(path) + ".artifacts"
+        os.makedirs(directory, exist_ok=True)
+        return FileSystemArtifactStore(directory)
+    if isinstance(inner, optuna.storages.InMemoryStorage):
+        key = id(inner)
+        if key not in _IN_MEMORY_STORES:
+            _IN_MEMORY_STORES[key] = FileSystemArtifactStore(
+                tempfile.mkdtemp(prefix="manifold_search_artifacts_")
+            )
+        return _IN_MEMORY_STORES[key]
+    raise ValueError(
+        f"cannot place an artifact store beside storage {type(inner).__name__}; pass "
+        "artifact_store=optuna.artifacts.FileSystemArtifactStore(DIR) (or an S3/GCS store)"
+    )
+
+
+def _check_probe(study: optuna.Study, fingerprint: str) -> None:
+    known = study.user_attrs.get(PROBE_ATTR)
+    if known is None:
+        study.set_user_attr(PROBE_ATTR, fingerprint)
+    elif known != fingerprint:
+        raise ProbeMismatchError(
+            f"this network was probed on probe set {fingerprint}, but study "
+            f"'{study.study_name}' records networks on probe set {known}; record every "
+            "trial with the same probe (the search space's probe()) or start a new study"
+        )
+
+
+def record_representations(
+    trial: optuna.Trial,
+    arrays: Mapping[str, np.ndarray],
+    probe_fingerprint: str,
+    labels: np.ndarray,
+    artifact_store: Any | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Store already-captured representations for ``trial``.
+
+    The lower-level half of :func:`record_network`, for objectives that hold
+    representations rather than a model (e.g. a tabular benchmark). Returns the
+    JSON reference that is also set as the trial's ``manifold_search:network``
+    user attribute.
+    """
+    study = trial.study
+    _check_probe(study, probe_fingerprint)
+    store = artifact_store if artifact_store is not None else default_artifact_store(study)
+    payload = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
+    payload["__labels__"] = np.asarray(labels, dtype=np.int64)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, f"trial{trial.number}_network.npz")
+        np.savez_compressed(path, **payload)
+        artifact_id = upload_artifact(
+            artifact_store=store,
+            file_path=path,
+            study_or_trial=trial,
+            mimetype="application/octet-stream",
+        )
+    reference = {
+        "artifact_id": artifact_id,
+        "probe": probe_fingerprint,
+        "layers": {name: list(value.shape) for name, value in arrays.items()},
+        **(dict(extra) if extra else {}),
+    }
+    trial.set_user_attr(RECORD_ATTR, reference)
+    return reference
+
+
+def record_network(
+    trial: optuna.Trial,
+    model: torch.nn.Module,
+    probe: Probe,
+    layers: Sequence[str] | None = None,
+    artifact_store: Any | None = None,
+) -> dict[str, Any]:
+    """Capture ``model``'s representations on ``probe`` and store them for ``trial``.
+
+    Call it at the end of an objective, after training. The arrays go to the
+    artifact store (by default a ``FileSystemArtifactStore`` beside the study's
+    storage); the trial gets a small JSON reference. The probe's fingerprint is
+    stored on the study; recording on a different probe raises
+    :class:`ProbeMismatchError`.
+    """
+    if not isinstance(trial, optuna.Trial):
+        raise TypeError(
+            f"record_network needs the live optuna.Trial passed to the objective, "
+            f"got {type(trial).__name__}"
+        )
+    arrays = capture_representations(model, probe, layers=layers)
+    n_params = sum(p.numel() for p in model.parameters())
+    return record_representations(
+        trial, arrays, probe.fingerprint, probe.labels, artifact_store, {"n_params": n_params}
+    )
+
+
+def network_reference(trial: optuna.trial.FrozenTrial) -> dict[str, Any] | None:
+    """The stored reference of a trial's network, or None if it recorded none."""
+    reference = trial.user_attrs.get(RECORD_ATTR)
+    if isinstance(reference, str):  # tolerate references stored as JSON text
+        reference = json.loads(reference)
+    return reference
+
+
+def load_network(
+    study: optuna.Study,
+    trial: optuna.trial.FrozenTrial | int,
+    artifact_store: Any | None = None,
+) -> dict[str, np.ndarray]:
+    """All stored arrays of a trial's network: ``{layer: n x d array, "__labels__": n}``."""
+    if isinstance(trial, int):
+        trial = study.trials[trial]
+    reference = network_reference(trial)
+    if reference is None:
+        raise KeyError(
+            f"trial {trial.number} recorded no network; call record_network(trial, model, "
+            "probe) in the objective"
+        )
+    store = artifact_store if artifact_store is not None else default_artifact_store(study)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "network.npz")
+        download_artifact(artifact_store=store, artifact_id=reference["artifact_id"], file_path=path)
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+
+
+def load_representation(
+    study: optuna.Study,
+    trial: optuna.trial.FrozenTrial | int,
+    layer: str = DEFAULT_LAYER,
+    artifact_store: Any | None = None,
+) -> np.ndarray:
+    """One layer's ``n x d`` representation of a finished trial, as float32."""
+    arrays = load_network(study, trial, artifact_store)
+    if layer not in arrays:
+        layers = [name for name in arrays if name != "__labels__"]
+        raise KeyError(f"trial has no layer '{layer}'; recorded layers: {layers}")
+    return arrays[layer].astype(np.float32)
