@@ -2,7 +2,13 @@
 
 import optuna
 
-from search_spaces.mnist1d_grid import Mnist1DGridSpace, all_params, config_key, suggest_grid, to_config
+from search_spaces.mnist1d_grid import (
+    Mnist1DGridSpace,
+    all_params,
+    config_key,
+    suggest_grid,
+    to_config,
+)
 
 
 def test_grid_size_and_uniqueness():
