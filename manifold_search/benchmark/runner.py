@@ -1,0 +1,286 @@
+"""Run S samplers x N seeds x T trials on one problem, in parallel and resumably.
+
+Each (sampler, seed) pair is one *run*: a fresh in-memory Optuna study driven by
+the sampler (seeded with ``seed``) on the problem's objective (seeded with the
+same ``seed``, so every sampler faces the same problem instance per seed). Runs
+execute in worker processes (``ProcessPoolExecutor``, ``spawn`` context, one
+BLAS/torch thread each by default) and each writes its own result file when it
+ends (see ``store``); a rerun skips the finished ones.
+
+Per trial a run records the objective value, the best value so far and its
+regret, the test value of the incumbent when the problem records one, the
+parameters, and the seconds spent inside the sampler (``TimedSampler``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from manifold_search.benchmark import store
+from manifold_search.benchmark.problems import (
+    TEST_VALUE_ATTR,
+    Problem,
+    ensure_registered,
+    get_problem,
+    problem_module,
+)
+from manifold_search.benchmark.samplers import SamplerSpec
+from manifold_search.benchmark.timing import TimedSampler
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Everything a worker needs for one (sampler, seed) run (picklable)."""
+
+    problem: str
+    problem_module: str
+    sampler: dict[str, Any]
+    seed: int
+    n_trials: int
+    path: str
+    threads: int = 1
+
+    def spec(self) -> dict[str, Any]:
+        """The fields a finished run file must match to be reused."""
+        return {
+            "problem": self.problem,
+            "sampler": self.sampler,
+            "seed": self.seed,
+            "n_trials": self.n_trials,
+        }
+
+
+@dataclass
+class Outcome:
+    """What ``run_benchmark`` did."""
+
+    finished: list[tuple[str, int]] = field(default_factory=list)
+    skipped: list[tuple[str, int]] = field(default_factory=list)
+    failed: list[tuple[str, int, str]] = field(default_factory=list)
+    not_run: list[tuple[str, int]] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    interrupted: bool = False
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def execute(problem: Problem, spec: SamplerSpec, seed: int, n_trials: int) -> dict[str, Any]:
+    """Run one study and return its per-trial record (no file I/O)."""
+    sampler = TimedSampler(spec.build(seed))
+    study = optuna.create_study(direction=problem.direction, sampler=sampler)
+    start = time.perf_counter()
+    study.optimize(problem.objective(seed), n_trials=n_trials, catch=(Exception,))
+    wall = time.perf_counter() - start
+
+    sign = 1.0 if problem.direction == "maximize" else -1.0
+    values: list[float | None] = []
+    best: list[float | None] = []
+    regret: list[float | None] = []
+    tests: list[float | None] = []
+    inc_test: list[float | None] = []
+    test_regret: list[float | None] = []
+    params: list[dict[str, Any]] = []
+    states: list[str] = []
+    best_value, best_test = -math.inf, None
+    for trial in sorted(study.trials, key=lambda t: t.number):
+        value = trial.value if trial.state == optuna.trial.TrialState.COMPLETE else None
+        test = trial.user_attrs.get(TEST_VALUE_ATTR)
+        if value is not None and math.isfinite(value) and sign * value > best_value:
+            best_value, best_test = sign * value, test
+        values.append(_finite(value))
+        tests.append(_finite(test))
+        current = sign * best_value if math.isfinite(best_value) else None
+        best.append(current)
+        regret.append(None if current is None else _finite(problem.regret(current)))
+        inc_test.append(_finite(best_test))
+        test_regret.append(
+            None if best_test is None or problem.test_optimum is None
+            else _finite(problem.test_regret(best_test))
+        )
+        params.append({k: v for k, v in trial.params.items()})
+        states.append(trial.state.name)
+    has_test = any(t is not None for t in tests)
+    return {
+        "values": values,
+        "best": best,
+        "regret": regret,
+        "test": tests if has_test else None,
+        "incumbent_test": inc_test if has_test else None,
+        "test_regret": test_regret if has_test and problem.test_optimum is not None else None,
+        "sampler_seconds": [sampler.seconds.get(t.number, 0.0) for t in study.trials],
+        "params": params,
+        "states": states,
+        "wall_seconds": wall,
+    }
+
+
+def _configure_worker(threads: int) -> None:
+    for var in _THREAD_VARS:
+        os.environ[var] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def run_task(task: RunTask) -> tuple[str, int, str | None, float]:
+    """Worker entry point: run, write the result file; return (label, seed, error, wall)."""
+    _configure_worker(task.threads)
+    spec = SamplerSpec.from_json(task.sampler)
+    start = time.perf_counter()
+    err_file = Path(task.path).with_suffix(".error.txt")
+    try:
+        ensure_registered(task.problem_module)
+        problem = get_problem(task.problem)
+        record = execute(problem, spec, task.seed, task.n_trials)
+    except Exception:
+        err_file.parent.mkdir(parents=True, exist_ok=True)
+        err_file.write_text(traceback.format_exc())
+        return spec.label, task.seed, traceback.format_exc().strip().splitlines()[-1], 0.0
+    record = {
+        **task.spec(),
+        **record,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "threads": task.threads,
+    }
+    store.write_json_atomic(Path(task.path), record)
+    err_file.unlink(missing_ok=True)
+    return spec.label, task.seed, None, time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def _thread_env(threads: int) -> Iterator[None]:
+    """Spawned workers inherit these before they import numpy or torch."""
+    saved = {var: os.environ.get(var) for var in _THREAD_VARS}
+    try:
+        for var in _THREAD_VARS:
+            os.environ[var] = str(threads)
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+def plan(
+    problem: str, specs: Sequence[SamplerSpec], seeds: Sequence[int], n_trials: int, out: Path,
+    threads: int = 1,
+) -> list[RunTask]:
+    """All runs of the benchmark, seed-major so that every seed finishes early."""
+    module = problem_module(problem)
+    return [
+        RunTask(problem, module, spec.to_json(), seed, n_trials,
+                str(store.run_path(out, spec.label, seed)), threads)
+        for seed in seeds
+        for spec in specs
+    ]
+
+
+def run_benchmark(
+    problem: str,
+    specs: Sequence[SamplerSpec],
+    seeds: Sequence[int],
+    n_trials: int,
+    out: Path | str,
+    *,
+    jobs: int = 2,
+    threads: int = 1,
+    progress: bool = True,
+) -> Outcome:
+    """Run every missing (sampler, seed) pair and write its result under ``out``.
+
+    ``jobs <= 1`` runs in this process (no pool). A KeyboardInterrupt cancels the
+    runs not started and returns with ``interrupted=True``; finished runs are kept.
+    """
+    out = Path(out)
+    store.check_meta(out, problem, n_trials)
+    tasks = plan(problem, specs, seeds, n_trials, out, threads)
+    outcome = Outcome()
+    pending = []
+    for task in tasks:
+        state = store.run_state(Path(task.path), task.spec())
+        if state == "same":
+            outcome.skipped.append((task.sampler["label"], task.seed))
+        elif state == "different":
+            raise store.ResultsDirError(
+                f"{task.path} was made by another specification of sampler "
+                f"{task.sampler['label']!r}; give this variant its own label (LABEL=NAME) "
+                "or use another --out"
+            )
+        else:
+            pending.append(task)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=len(pending), desc=problem, unit="run", file=sys.stderr,
+        disable=not progress or not pending, dynamic_ncols=True,
+    )
+    start = time.perf_counter()
+
+    def record(result: tuple[str, int, str | None, float]) -> None:
+        label, seed, error, wall = result
+        if error is None:
+            outcome.finished.append((label, seed))
+        else:
+            outcome.failed.append((label, seed, error))
+            bar.write(f"run {label} seed {seed} failed: {error}", file=sys.stderr)
+        bar.set_postfix_str(f"{label} seed {seed} {wall:.1f}s", refresh=False)
+        bar.update()
+
+    try:
+        if jobs <= 1 or len(pending) <= 1:
+            for i, task in enumerate(pending):
+                try:
+                    record(run_task(task))
+                except KeyboardInterrupt:
+                    outcome.interrupted = True
+                    outcome.not_run.extend((t.sampler["label"], t.seed) for t in pending[i:])
+                    break
+        else:
+            ctx = get_context("spawn")
+            with _thread_env(threads), ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                futures: dict[Future, RunTask] = {pool.submit(run_task, t): t for t in pending}
+                try:
+                    remaining = set(futures)
+                    while remaining:
+                        done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            task = futures[fut]
+                            try:
+                                record(fut.result())
+                            except Exception as exc:  # worker died (e.g. out of memory)
+                                record((task.sampler["label"], task.seed,
+                                        f"{type(exc).__name__}: {exc}", 0.0))
+                except KeyboardInterrupt:
+                    outcome.interrupted = True
+                    for fut, task in futures.items():
+                        if not fut.done():
+                            fut.cancel()
+                            outcome.not_run.append((task.sampler["label"], task.seed))
+                    pool.shutdown(wait=False, cancel_futures=True)
+    finally:
+        bar.close()
+        outcome.wall_seconds = time.perf_counter() - start
+    return outcome

