@@ -47,6 +47,8 @@ class Collected:
     test_regret: np.ndarray | None
     seconds: np.ndarray
     wall: np.ndarray
+    cpu: np.ndarray
+    failed_trials: dict[tuple[str, int], tuple[int, str | None]]
 
 
 def _as_array(values: Sequence[float | None]) -> np.ndarray:
@@ -83,13 +85,21 @@ def collect(out: Path, order: Sequence[str] = ()) -> Collected:
                     arr[i, j, : a.size] = a
         return arr
 
+    failed_trials = {
+        (x, s): (runs[x][s].get("failed_trials", 0), runs[x][s].get("first_error"))
+        for x in labels for s in seeds if runs[x][s].get("failed_trials")
+    }
     has_test = any(runs[x][s].get("test_regret") is not None for x in labels for s in seeds)
     wall = np.array([[runs[x][s]["wall_seconds"] for s in seeds] for x in labels], dtype=float)
+    cpu = np.array([[runs[x][s].get("cpu_seconds", math.nan) for s in seeds] for x in labels],
+                   dtype=float)
     return Collected(
         problem=meta["problem"], n_trials=n_trials, labels=labels, specs=specs, seeds=seeds,
         incomplete=incomplete, regret=stack("regret"),
         test_regret=stack("test_regret") if has_test else None,
         seconds=stack("sampler_seconds"), wall=wall.reshape(len(labels), len(seeds)),
+        cpu=cpu.reshape(len(labels), len(seeds)),
+        failed_trials=failed_trials,
     )
 
 
@@ -106,7 +116,9 @@ def compute(c: Collected, budgets: Sequence[int], reference: str | None) -> dict
                    for b in budgets},
         "curves": {x: stats.curve(c.regret[i]) for i, x in enumerate(c.labels)},
         "overhead": {x: {**stats.overhead(c.seconds[i]),
-                         "mean_wall_per_run": stats.summarize(c.wall[i])["mean"]}
+                         "mean_wall_per_run": stats.summarize(c.wall[i])["mean"],
+                         "mean_cpu_per_run": stats.summarize(c.cpu[i])["mean"],
+                         "total_wall": _sum(c.wall[i]), "total_cpu": _sum(c.cpu[i])}
                      for i, x in enumerate(c.labels)},
     }
     if c.test_regret is not None:
@@ -235,14 +247,16 @@ def render_markdown(
     lines += ["", "## Sampler overhead", "",
               "Wall time spent inside the sampler (all Optuna sampler hooks), per trial.", "",
               "| sampler | median per trial | mean per trial | median, last 10 trials "
-              "| mean per run (sampler) | mean per run (whole study) |",
-              "|---|---|---|---|---|---|"]
+              "| mean per run (sampler) | mean per run (study wall) | mean per run (study CPU) "
+              "| all runs (study wall) |",
+              "|---|---|---|---|---|---|---|---|"]
     for x in c.labels:
         o = result["overhead"][x]
         lines.append(
             f"| {x} | {_fmt_seconds(o['median_per_trial'])} | {_fmt_seconds(o['mean_per_trial'])} "
             f"| {_fmt_seconds(o['median_last10'])} | {_fmt_seconds(o['mean_per_run'])} "
-            f"| {_fmt_seconds(o['mean_wall_per_run'])} |"
+            f"| {_fmt_seconds(o['mean_wall_per_run'])} | {_fmt_seconds(o['mean_cpu_per_run'])} "
+            f"| {_fmt_seconds(o['total_wall'])} |"
         )
 
     lines += ["", "## Curves", "", "![best-so-far regret](curves.png)", ""]
@@ -263,6 +277,11 @@ def render_markdown(
         "",
     ]
     return "\n".join(lines)
+
+
+def _sum(x: np.ndarray) -> float | None:
+    x = np.asarray(x, dtype=float)
+    return float(x.sum()) if x.size and np.isfinite(x).all() else None
 
 
 def _num(x: Any) -> str:
@@ -290,6 +309,8 @@ def _notes(
             f"{label} has no finished run for seeds {missing}; those seeds are left out of "
             "every table (paired statistics need all samplers)."
         )
+    for (label, seed), (n, first) in sorted(c.failed_trials.items()):
+        notes.append(f"{label} seed {seed}: {n} of {c.n_trials} trials failed (first: {first}).")
     for path, last in errors:
         notes.append(f"failed run {path}: {last}")
     return notes

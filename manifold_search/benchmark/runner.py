@@ -87,9 +87,21 @@ def execute(problem: Problem, spec: SamplerSpec, seed: int, n_trials: int) -> di
     """Run one study and return its per-trial record (no file I/O)."""
     sampler = TimedSampler(spec.build(seed))
     study = optuna.create_study(direction=problem.direction, sampler=sampler)
-    start = time.perf_counter()
-    study.optimize(problem.objective(seed), n_trials=n_trials, catch=(Exception,))
-    wall = time.perf_counter() - start
+    objective = problem.objective(seed)
+    errors: list[str] = []
+
+    def recorded(trial: optuna.Trial) -> float:
+        # A failing trial is kept as FAIL (as Optuna does); its error is recorded so
+        # that a broken sampler or problem cannot pass for a bad one.
+        try:
+            return objective(trial)
+        except Exception as exc:
+            errors.append(f"trial {trial.number}: {type(exc).__name__}: {exc}")
+            raise
+
+    start, cpu_start = time.perf_counter(), time.process_time()
+    study.optimize(recorded, n_trials=n_trials, catch=(Exception,))
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
 
     sign = 1.0 if problem.direction == "maximize" else -1.0
     values: list[float | None] = []
@@ -130,6 +142,9 @@ def execute(problem: Problem, spec: SamplerSpec, seed: int, n_trials: int) -> di
         "params": params,
         "states": states,
         "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "failed_trials": len(errors),
+        "first_error": errors[0] if errors else None,
     }
 
 

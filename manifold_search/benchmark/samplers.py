@@ -31,6 +31,7 @@ can be, else kept as strings).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import json
 import re
@@ -59,6 +60,11 @@ class SamplerEntry:
 
 
 def _cmaes_unsupported(problem: Problem) -> str | None:
+    if importlib.util.find_spec("cmaes") is None:
+        return (
+            "Optuna's CmaEsSampler needs the 'cmaes' package, which is not installed "
+            "(pip install cmaes)"
+        )
     if problem.is_all_categorical():
         return (
             "CmaEsSampler does not model categorical parameters and this search space is "
