@@ -199,11 +199,16 @@ def diffusion_spectral_entropy(
     return _spectral_entropy(w, t)
 
 
+#: Eigenvalues below this (the top one is 1) are eigensolver round-off.
+_EIGEN_NOISE = 1e-10
+
+
 def _spectral_entropy(w: np.ndarray, t: float) -> float:
     inv_sqrt = 1.0 / np.sqrt(w.sum(axis=1))
     sym = w * inv_sqrt[:, None] * inv_sqrt[None, :]
-    eig = np.linalg.eigvalsh(sym)[:-1]  # ascending; drop the trivial top eigenvalue 1
-    mass = np.abs(eig) ** t
+    eig = np.abs(np.linalg.eigvalsh(sym)[:-1])  # ascending; drop the trivial top eigenvalue 1
+    eig[eig < _EIGEN_NOISE] = 0.0  # round-off of an eigensolver, not spectrum
+    mass = eig**t
     total = mass.sum()
     if not total > 0:
         return 0.0

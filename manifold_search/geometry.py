@@ -214,29 +214,59 @@ def distances_to(operator: np.ndarray, operators: np.ndarray, chunk: int = 32) -
     return out
 
 
+def _gram(a: np.ndarray, b: np.ndarray, chunk: int) -> np.ndarray:
+    """``a @ b.T`` in float64 for float32 stacks, converted block by block."""
+    out = np.empty((len(a), len(b)), dtype=np.float64)
+    b_blocks = [(s, b[s : s + chunk].astype(np.float64)) for s in range(0, len(b), chunk)]
+    for si in range(0, len(a), chunk):
+        block = a[si : si + chunk].astype(np.float64)
+        for sj, other in b_blocks:
+            out[si : si + len(block), sj : sj + len(other)] = block @ other.T
+    return out
+
+
+def _squared_norms(a: np.ndarray, chunk: int) -> np.ndarray:
+    out = np.empty(len(a), dtype=np.float64)
+    for s in range(0, len(a), chunk):
+        block = a[s : s + chunk].astype(np.float64)
+        out[s : s + chunk] = np.einsum("ij,ij->i", block, block)
+    return out
+
+
+def cross_network_distances(
+    operators_a: np.ndarray, operators_b: np.ndarray, chunk: int = 64
+) -> np.ndarray:
+    """Network distances between two stacks of operators (len(a) x len(b), float64).
+
+    Uses ``||P_i - P_j||^2 = |P_i|^2 + |P_j|^2 - 2 <P_i, P_j>``: a Gram matrix of the
+    flattened operators, built block by block in float64 so BLAS does the work (an
+    all-pairs loop of differences would make k^2/2 passes over n^2 entries). Absolute
+    error about 1e-8, which is far below the distances between distinct networks.
+    """
+    a = np.asarray(operators_a)
+    b = np.asarray(operators_b)
+    a = a.reshape(len(a), -1)
+    b = b.reshape(len(b), -1)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"operators with {a.shape[1]} and {b.shape[1]} entries cannot be compared; "
+            "record all networks on the same probe set"
+        )
+    d2 = _squared_norms(a, chunk)[:, None] + _squared_norms(b, chunk)[None, :]
+    d2 -= 2.0 * _gram(a, b, chunk)
+    np.maximum(d2, 0.0, out=d2)
+    return np.sqrt(d2)
+
+
 def network_distances(operators: Sequence[np.ndarray] | np.ndarray, chunk: int = 64) -> np.ndarray:
     """All pairwise network distances of a stack of operators (k x k, float64).
 
-    Uses ``||P_i - P_j||^2 = |P_i|^2 + |P_j|^2 - 2 <P_i, P_j>``: one Gram matrix of the
-    flattened operators, built block by block in float64 (BLAS does the work; an
-    all-pairs loop would cost k^2/2 passes over n^2 entries). The result is exactly
-    symmetric with a zero diagonal; its absolute error is about 1e-8.
+    The Gram-matrix route of :func:`cross_network_distances` with ``a = b``; the result
+    is made exactly symmetric with a zero diagonal.
     """
-    stack = np.asarray(operators) if not isinstance(operators, np.ndarray) else operators
-    k = len(stack)
-    stack = stack.reshape(k, -1)
-    gram = np.empty((k, k), dtype=np.float64)
-    blocks = [stack[s : s + chunk].astype(np.float64) for s in range(0, k, chunk)]
-    starts = list(range(0, k, chunk))
-    for bi, (si, block_i) in enumerate(zip(starts, blocks, strict=True)):
-        for sj, block_j in zip(starts[bi:], blocks[bi:], strict=True):
-            g = block_i @ block_j.T
-            gram[si : si + len(block_i), sj : sj + len(block_j)] = g
-            gram[sj : sj + len(block_j), si : si + len(block_i)] = g.T
-    norms = np.diag(gram).copy()
-    d2 = norms[:, None] + norms[None, :] - 2.0 * gram
-    np.maximum(d2, 0.0, out=d2)
-    d = np.sqrt(d2)
+    stack = np.asarray(operators)
+    stack = stack.reshape(len(stack), -1)
+    d = cross_network_distances(stack, stack, chunk)
     d = 0.5 * (d + d.T)
     np.fill_diagonal(d, 0.0)
     return d
