@@ -1,0 +1,383 @@
+"""NetworkManifold: a study's trained networks, their distances, features and layout.
+
+A hyperparameter study finishes one network at a time, and every sampler call needs
+the current distances. Recomputing all ``k^2 / 2`` distances each time would make the
+sampler quadratic per trial, so the manifold *grows*: adding the ``k``-th network
+builds its diffusion operator once (cached, float32) and computes only its ``k - 1``
+new distances. Features are computed on first request and cached; the PHATE layout
+is refitted when asked for (PHATE cannot place new points into a precomputed-distance
+embedding) and cached for the current set of networks.
+
+Everything can be rebuilt in a fresh process from the study's storage
+(:meth:`NetworkManifold.from_study`), because representations live in the study's
+artifact store (see :mod:`manifold_search.representations`).
+
+Example:
+    >>> import numpy as np
+    >>> from manifold_search.manifold import NetworkManifold
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat(np.arange(4), 16)
+    >>> manifold = NetworkManifold()
+    >>> for key in range(5):
+    ...     manifold.add(key, rng.normal(size=(64, 10 + key)), labels)
+    >>> manifold.distances().shape, manifold.embed(seed=0).shape
+    ((5, 5), (5, 2))
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+import numpy as np
+import optuna
+
+from manifold_search.embedding import phate_embedding
+from manifold_search.features import DEFAULT_TDA_POINTS, diagram_distance, network_features
+from manifold_search.geometry import (
+    DEFAULT_KNN,
+    Bandwidth,
+    as_representation,
+    cross_network_distances,
+    distances_to,
+    network_distances,
+    operator_from_distances,
+    pairwise_distances,
+)
+from manifold_search.representations import DEFAULT_LAYER, load_network, network_reference
+
+
+class NetworkManifold:
+    """The networks of one study (keyed by trial number), grown one network at a time.
+
+    Args:
+        bandwidth: diffusion bandwidth (see :func:`manifold_search.geometry.affinity`);
+            ``"median"`` (default) is scale-free, ``"fixed"`` is the paper's 0.5.
+        knn: neighbour rank for ``bandwidth="knn"``.
+        spectral_t: diffusion time of the spectral entropy feature.
+        tda_points: probe points kept for persistent homology.
+        layer: the recorded layer :meth:`from_study` reads.
+
+    Attributes:
+        n_distance_computations: network distances computed so far (each new network
+            adds exactly the number of networks already held).
+    """
+
+    def __init__(
+        self,
+        bandwidth: Bandwidth = "median",
+        knn: int = DEFAULT_KNN,
+        spectral_t: int = 1,
+        tda_points: int | None = DEFAULT_TDA_POINTS,
+        layer: str = DEFAULT_LAYER,
+    ) -> None:
+        self.bandwidth = bandwidth
+        self.knn = knn
+        self.spectral_t = spectral_t
+        self.tda_points = tda_points
+        self.layer = layer
+        self.labels: np.ndarray | None = None
+        self.n_points: int | None = None
+        self.n_distance_computations = 0
+        self._keys: list[Hashable] = []
+        self._index: dict[Hashable, int] = {}
+        self._operators = np.zeros((0, 0), dtype=np.float32)  # capacity x n^2
+        self._distances = np.zeros((0, 0), dtype=np.float64)  # capacity x capacity
+        self._pending: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}  # rep, distances
+        self._features: dict[Hashable, dict[str, float]] = {}
+        self._diagrams: dict[Hashable, list[np.ndarray]] = {}
+        self._wasserstein: dict[int, np.ndarray] = {}
+        self._embeddings: dict[tuple[Any, ...], np.ndarray] = {}
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ container
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    @property
+    def keys(self) -> list[Hashable]:
+        """Network keys (trial numbers) in the order of the distance matrix rows."""
+        return list(self._keys)
+
+    def operator(self, key: Hashable) -> np.ndarray:
+        """The cached ``n x n`` diffusion operator (float32) of one network."""
+        n = self.n_points or 0
+        return self._operators[self._row(key)].reshape(n, n)
+
+    def _row(self, key: Hashable) -> int:
+        try:
+            return self._index[key]
+        except KeyError:
+            raise KeyError(f"the manifold holds no network {key!r}; add it first") from None
+
+    # ------------------------------------------------------------------ growing
+
+    def _prepare(
+        self, key: Hashable, representation: np.ndarray, labels: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Validate one network; return (float32 representation, distances, flat operator)."""
+        if key in self._index:
+            raise ValueError(f"the manifold already holds network {key!r}; keys must be unique")
+        x = as_representation(representation, name=f"representation of network {key!r}")
+        if self.n_points is not None and len(x) != self.n_points:
+            raise ValueError(
+                f"representation of network {key!r} has {len(x)} probe points but this "
+                f"manifold's networks have {self.n_points}; record every network on the "
+                "same probe set (the study's Probe)"
+            )
+        if labels is not None:
+            labels = np.asarray(labels).reshape(-1)
+            if len(labels) != len(x):
+                raise ValueError(
+                    f"network {key!r} has {len(x)} probe points but {len(labels)} labels; "
+                    "pass the probe set's labels"
+                )
+            if self.labels is not None and not np.array_equal(labels, self.labels):
+                raise ValueError(
+                    f"labels of network {key!r} differ from the manifold's probe labels; "
+                    "all networks must be recorded on the same probe set"
+                )
+        d = pairwise_distances(x)
+        op = operator_from_distances(d, self.bandwidth, self.knn, np.float32).reshape(-1)
+        return x.astype(np.float32), d.astype(np.float32), op
+
+    def _reserve(self, total: int, n_entries: int) -> None:
+        capacity = len(self._operators)
+        if total <= capacity and self._operators.shape[1] == n_entries:
+            return
+        new_capacity = max(total, 2 * capacity, 8)
+        operators = np.zeros((new_capacity, n_entries), dtype=np.float32)
+        distances = np.zeros((new_capacity, new_capacity), dtype=np.float64)
+        k = len(self._keys)
+        if k:
+            operators[:k] = self._operators[:k]
+            distances[:k, :k] = self._distances[:k, :k]
+        self._operators, self._distances = operators, distances
+
+    def _register(self, key: Hashable, x: np.ndarray, d: np.ndarray, labels: Any) -> None:
+        if self.labels is None and labels is not None:
+            self.labels = np.asarray(labels).reshape(-1).copy()
+        self._index[key] = len(self._keys)
+        self._keys.append(key)
+        self._pending[key] = (x, d)
+        self._embeddings.clear()
+
+    def add(self, key: Hashable, representation: np.ndarray, labels: np.ndarray | None = None) -> None:
+        """Add one network: its operator, and its distances to the networks already held.
+
+        ``representation`` is the network's ``n x d`` activations on the probe set (any
+        ``d``); ``labels`` the probe labels (needed once, for the features). Costs one
+        operator and ``len(self)`` distances, each a pass over ``n^2`` numbers.
+        """
+        with self._lock:
+            x, d, op = self._prepare(key, representation, labels)
+            k = len(self._keys)
+            if self.n_points is None:
+                self.n_points = len(x)
+            self._reserve(k + 1, op.size)
+            self._operators[k] = op
+            if k:
+                new = distances_to(op, self._operators[:k])
+                self._distances[k, :k] = new
+                self._distances[:k, k] = new
+                self.n_distance_computations += k
+            self._distances[k, k] = 0.0
+            self._register(key, x, d, labels)
+
+    def add_many(
+        self,
+        items: Iterable[tuple[Hashable, np.ndarray]],
+        labels: np.ndarray | None = None,
+    ) -> list[Hashable]:
+        """Add several networks at once, ``(key, representation)`` pairs sharing ``labels``.
+
+        Same result as calling :meth:`add` for each, but the new distances come from
+        one Gram matrix (BLAS) instead of one pass per pair: the way to load a study.
+        """
+        with self._lock:
+            prepared, keys, n_points = [], [], self.n_points
+            try:
+                for key, representation in items:
+                    if key in keys:
+                        raise ValueError(f"network {key!r} appears twice; keys must be unique")
+                    x, d, op = self._prepare(key, representation, labels)
+                    if self.n_points is None:
+                        self.n_points = len(x)
+                    prepared.append((key, x, d, op))
+                    keys.append(key)
+            except Exception:
+                self.n_points = n_points  # nothing was added
+                raise
+            if not prepared:
+                return []
+            k, m = len(self._keys), len(prepared)
+            self._reserve(k + m, prepared[0][3].size)
+            for i, (_, _, _, op) in enumerate(prepared):
+                self._operators[k + i] = op
+            new = self._operators[k : k + m]
+            if k:
+                cross = cross_network_distances(new, self._operators[:k])
+                self._distances[k : k + m, :k] = cross
+                self._distances[:k, k : k + m] = cross.T
+            self._distances[k : k + m, k : k + m] = network_distances(new)
+            self.n_distance_computations += m * k + m * (m - 1) // 2
+            for key, x, d, _ in prepared:
+                self._register(key, x, d, labels)
+            return keys
+
+    # ------------------------------------------------------------------ reading
+
+    def distances(self) -> np.ndarray:
+        """The ``k x k`` network distance matrix ``||P_i - P_j||_F`` (a copy, float64)."""
+        k = len(self._keys)
+        return self._distances[:k, :k].copy()
+
+    def features(self, key: Hashable | None = None) -> dict[str, float] | dict[Hashable, dict[str, float]]:
+        """Features of one network (a flat dict of floats) or of all, keyed by network.
+
+        Computed on first request (see :func:`manifold_search.features.network_features`)
+        and cached; the network's representation is then released.
+        """
+        with self._lock:
+            keys = list(self._keys) if key is None else [key]
+            for k in keys:
+                self._row(k)
+                if k not in self._features:
+                    if self.labels is None:
+                        raise ValueError(
+                            "features need the probe labels; pass labels= to add() or add_many()"
+                        )
+                    x, d = self._pending[k]
+                    values, diagrams = network_features(
+                        x,
+                        self.labels,
+                        bandwidth=self.bandwidth,
+                        knn=self.knn,
+                        t=self.spectral_t,
+                        max_points=self.tda_points,
+                        return_diagrams=True,
+                        distances=d,
+                    )
+                    self._features[k], self._diagrams[k] = values, diagrams
+                    del self._pending[k]
+            if key is not None:
+                return dict(self._features[key])
+            return {k: dict(self._features[k]) for k in keys}
+
+    def feature_matrix(self) -> tuple[list[str], np.ndarray]:
+        """Feature names and a ``k x f`` array of all networks' features (rows = keys)."""
+        table = self.features()
+        if not table:
+            return [], np.zeros((0, 0))
+        names = list(next(iter(table.values())))
+        return names, np.array([[table[k][name] for name in names] for k in self._keys])
+
+    def diagrams(self, key: Hashable) -> list[np.ndarray]:
+        """The [H0, H1] persistence diagrams of one network (computes its features)."""
+        self.features(key)
+        return self._diagrams[key]
+
+    def wasserstein_distances(self, dim: int = 1) -> np.ndarray:
+        """Second network distance: persim Wasserstein between H``dim`` diagrams (k x k).
+
+        Cached and grown like the diffusion distances (only new pairs are computed), but
+        each pair solves an assignment problem, so it is much slower than
+        :meth:`distances` (about 1-10 ms per pair).
+        """
+        with self._lock:
+            if dim not in (0, 1):
+                raise ValueError(f"diagrams are computed for dimensions 0 and 1, not {dim}")
+            self.features()
+            k = len(self._keys)
+            old = self._wasserstein.get(dim, np.zeros((0, 0)))
+            m = len(old)
+            out = np.zeros((k, k))
+            out[:m, :m] = old
+            for i in range(m, k):
+                for j in range(i):
+                    a = self._diagrams[self._keys[i]][dim]
+                    b = self._diagrams[self._keys[j]][dim]
+                    out[i, j] = out[j, i] = diagram_distance(a, b)
+            self._wasserstein[dim] = out
+            return out.copy()
+
+    def embed(
+        self,
+        seed: int = 0,
+        n_components: int = 2,
+        knn: int | None = None,
+        t: int | None = None,
+    ) -> np.ndarray:
+        """PHATE coordinates of all networks (``k x n_components``, rows = :attr:`keys`).
+
+        Refitted on the current distances when the manifold has changed (see
+        :func:`manifold_search.embedding.phate_embedding` for ``knn`` / ``t`` defaults),
+        cached otherwise. Deterministic for a seed and the same networks, whatever
+        order of calls led there; use :func:`manifold_search.embedding.align_to` to
+        keep a displayed layout steady as networks are added.
+        """
+        with self._lock:
+            cache_key = (len(self._keys), seed, n_components, knn, t)
+            if cache_key not in self._embeddings:
+                self._embeddings[cache_key] = phate_embedding(
+                    self.distances(), n_components=n_components, seed=seed, knn=knn, t=t
+                )
+            return self._embeddings[cache_key].copy()
+
+    # ------------------------------------------------------------------ from a study
+
+    @classmethod
+    def from_study(
+        cls,
+        study: optuna.Study,
+        layer: str = DEFAULT_LAYER,
+        artifact_store: Any | None = None,
+        **kwargs: Any,
+    ) -> NetworkManifold:
+        """Rebuild the manifold of a study from its storage (works in any process).
+
+        Takes every COMPLETE trial whose user attributes hold a network reference (see
+        :func:`manifold_search.representations.record_network`) and loads its ``layer``
+        from the artifact store (by default the one beside the study's storage).
+        ``kwargs`` go to the constructor.
+        """
+        manifold = cls(layer=layer, **kwargs)
+        manifold.update_from_study(study, artifact_store=artifact_store)
+        return manifold
+
+    def update_from_study(
+        self, study: optuna.Study, artifact_store: Any | None = None
+    ) -> list[Hashable]:
+        """Add the study's finished networks this manifold does not hold yet.
+
+        Returns the trial numbers added. Trials that recorded no network are ignored;
+        trials that recorded other layers than :attr:`layer` are skipped with a warning.
+        """
+        trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        items, labels, skipped = [], None, []
+        for trial in trials:
+            if trial.number in self._index:
+                continue
+            reference = network_reference(trial)
+            if reference is None:
+                continue
+            if self.layer not in reference.get("layers", {self.layer: None}):
+                skipped.append(trial.number)
+                continue
+            arrays = load_network(study, trial, artifact_store)
+            items.append((trial.number, arrays[self.layer].astype(np.float32)))
+            if labels is None and "__labels__" in arrays:
+                labels = arrays["__labels__"]
+        if skipped:
+            warnings.warn(
+                f"trials {skipped} recorded no layer '{self.layer}' and were left out; "
+                "build the manifold with layer= one of their recorded layers",
+                stacklevel=2,
+            )
+        return self.add_many(items, labels=labels)
