@@ -20,3 +20,7 @@ __all__ = [
     "record_representations",
 ]
 __version__ = "0.1.0"
+
+from manifold_search.sampler import ManifoldSampler  # noqa: E402
+
+__all__ += ["ManifoldSampler"]

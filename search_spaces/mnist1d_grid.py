@@ -4,8 +4,8 @@ It backs the MNIST-1D NAS table (``scripts/build_mnist1d_table.py``): 1,056
 configurations = (36 MLP + 48 CNN + 4 GRU architectures) x 12 training setups
 (optimizer sgd/adamw x 6 learning rates). Parameter names and meanings are the
 live space's (``family``, ``mlp_depth``, ``cnn_kernel``, ``lr``, ...); the
-numeric grids (widths, channels, learning rates) are offered as categorical
-choices, depths and GRU layers as integer ranges. Weight decay (1e-4), batch
+numeric grids (widths, channels, kernels, learning rates) are suggested as
+ordinal integer indexes ``<name>_index``, depths and GRU layers as integer ranges. Weight decay (1e-4), batch
 size (128), dropout (0.1) and label smoothing (0) are fixed.
 """
 
@@ -58,26 +58,36 @@ def config_key(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True)
 
 
+#: Numeric grids are suggested as ordinal integer indexes ``<name>_index`` (as Optuna's
+#: own wrappers of NAS-Bench-201/HPOBench do), so every sampler sees their order.
+ORDINAL = {"mlp_width": MLP_WIDTHS, "cnn_channels": CNN_CHANNELS, "cnn_kernel": CNN_KERNELS,
+           "gru_hidden": GRU_HIDDEN, "lr": LEARNING_RATES}  # fmt: skip
+
+
 def suggest_grid(trial: optuna.Trial) -> dict[str, Any]:
-    """Suggest one grid configuration on ``trial``; returns the parameter dict."""
+    """Suggest one grid configuration on ``trial``; returns the parameter dict (values, not indexes)."""
+
+    def ordinal(name: str) -> Any:
+        return ORDINAL[name][trial.suggest_int(f"{name}_index", 0, len(ORDINAL[name]) - 1)]
+
     family = trial.suggest_categorical("family", ("mlp", "cnn", "gru"))
     params: dict[str, Any] = {"family": family}
     if family == "mlp":
         params["mlp_depth"] = trial.suggest_int("mlp_depth", 1, 3)
-        params["mlp_width"] = trial.suggest_categorical("mlp_width", MLP_WIDTHS)
+        params["mlp_width"] = ordinal("mlp_width")
         params["mlp_norm"] = trial.suggest_categorical("mlp_norm", NORMS)
     elif family == "cnn":
         params["cnn_depth"] = trial.suggest_int("cnn_depth", 1, 3)
-        params["cnn_channels"] = trial.suggest_categorical("cnn_channels", CNN_CHANNELS)
-        params["cnn_kernel"] = trial.suggest_categorical("cnn_kernel", CNN_KERNELS)
+        params["cnn_channels"] = ordinal("cnn_channels")
+        params["cnn_kernel"] = ordinal("cnn_kernel")
         params["cnn_norm"] = trial.suggest_categorical("cnn_norm", NORMS)
     else:
-        params["gru_hidden"] = trial.suggest_categorical("gru_hidden", GRU_HIDDEN)
+        params["gru_hidden"] = ordinal("gru_hidden")
         params["gru_layers"] = trial.suggest_int("gru_layers", 1, 2)
     if family != "gru":
         params["activation"] = trial.suggest_categorical("activation", ACTIVATIONS)
     params["optimizer"] = trial.suggest_categorical("optimizer", OPTIMIZERS)
-    params["lr"] = trial.suggest_categorical("lr", LEARNING_RATES)
+    params["lr"] = ordinal("lr")
     return params
 
 
