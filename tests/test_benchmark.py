@@ -312,3 +312,22 @@ def test_cli_parallel_workers_on_nasbench201(capsys, tmp_path):
     assert "cmaes not run" in (out / "report.md").read_text()
     code, _, err = cli(capsys, *args)
     assert code == 0 and "0 runs finished, 4 reused" in err
+
+
+def test_exact_random_search_regret_matches_its_definition():
+    p = get_problem("nasbench201-cifar10")
+    table = p._bench._dataset
+    # one trial: a uniform configuration, then a uniform seed of it
+    mean_value = np.mean([np.mean(row["val_acc"]) for row in table.values()])
+    regret1, test1 = p.random_search_regret(1)
+    assert regret1 == pytest.approx(p.optimum - mean_value)
+    assert test1 == pytest.approx(p.test_optimum - mean_value)
+    curve = [p.random_search_regret(n)[0] for n in (1, 10, 100, 10_000)]
+    assert all(a > b for a, b in zip(curve, curve[1:], strict=False)) and curve[-1] >= 0
+    # Monte Carlo of the same protocol agrees (400 runs of 100 trials)
+    rows = [np.asarray(r["val_acc"]) for r in table.values()]
+    rng = np.random.default_rng(0)
+    idx = rng.integers(len(rows), size=(400, 100))
+    draws = np.array([[rows[i][rng.integers(rows[i].size)] for i in run] for run in idx])
+    mc = p.optimum - draws.max(axis=1).mean()
+    assert mc == pytest.approx(p.random_search_regret(100)[0], abs=0.1)

@@ -107,6 +107,15 @@ class Problem(ABC):
             return float(self.test_optimum - value)
         return float(value - self.test_optimum)
 
+    def random_search_regret(self, n_trials: int) -> tuple[float, float | None] | None:
+        """Exact expected (regret, test regret) of random search after ``n_trials``.
+
+        ``None`` when the problem cannot compute it (only finite tables can). It
+        anchors a benchmark: the measured random sampler should agree with it
+        within its standard error.
+        """
+        return None
+
     def is_all_categorical(self) -> bool:
         """True when every parameter of the fixed search space is categorical."""
         space = self.search_space()

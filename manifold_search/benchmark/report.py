@@ -228,9 +228,15 @@ def render_markdown(
     if notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
 
+    exact = result.get("random_search_exact") or {}
     for b in result["budgets"]:
         lines += ["", f"## Regret after {b} trials", ""]
         lines += _regret_table(result["regret"][str(b)], ref, digits)
+        if str(b) in exact:
+            lines += ["", f"Exact expected regret of uniform random search after {b} trials "
+                      f"(computed from the table): {_fmt(exact[str(b)]['regret'], digits)}"
+                      + (f"; test regret {_fmt(exact[str(b)]['test_regret'], digits)}"
+                         if exact[str(b)]["test_regret"] is not None else "") + "."]
 
     if "test_regret" in result:
         lines += ["", "## Test regret of the incumbent (mean ± s.e.; median)", ""]
@@ -333,7 +339,7 @@ def plot(c: Collected, result: dict[str, Any], path: Path, value_label: str) -> 
     import matplotlib.pyplot as plt
 
     trials = np.arange(1, c.n_trials + 1)
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.2), constrained_layout=True)
     positive = c.regret[np.isfinite(c.regret) & (c.regret > 0)]
     floor = float(np.quantile(positive, 0.01)) if positive.size else 1e-3
     log_y = positive.size > 0 and float(positive.max()) / max(floor, 1e-300) > 20
@@ -358,6 +364,11 @@ def plot(c: Collected, result: dict[str, Any], path: Path, value_label: str) -> 
         max(_as_array(result["curves"][x]["mean"])[k0] + np.nan_to_num(
             _as_array(result["curves"][x]["se"])[k0]) for x in c.labels),
     ]
+    exact = result.get("random_search_exact_curve")
+    if exact is not None:
+        for ax in axes[:2]:
+            ax.plot(trials, exact, color="black", lw=1, ls="--",
+                    label="random search, exact expectation (mean)")
     for ax, top, title in [(axes[0], tops[0], "median and inter-quartile range"),
                            (axes[1], tops[1], "mean ± standard error")]:
         if log_y:
@@ -378,8 +389,10 @@ def plot(c: Collected, result: dict[str, Any], path: Path, value_label: str) -> 
     axes[2].set_title("Sampler overhead per trial")
     axes[2].grid(True, which="major", alpha=0.3)
     axes[2].set_xlim(1, c.n_trials)
-    axes[0].legend(loc="upper right", frameon=False)
-    fig.suptitle(f"{c.problem}: {len(c.seeds)} seeds x {c.n_trials} trials", fontsize=12)
+    handles, names = axes[1].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=len(names), frameon=False)
+    fig.suptitle(f"{c.problem}: best-so-far regret over {len(c.seeds)} seeds "
+                 f"x {c.n_trials} trials", fontsize=12)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -404,7 +417,16 @@ def write_report(
         problem = get_problem(c.problem)
         info = problem.describe()
     except ValueError:  # problem no longer registered: report from the run files alone
-        info = {"name": c.problem}
+        problem, info = None, {"name": c.problem}
+    if problem is not None:
+        exact = {b: problem.random_search_regret(b) for b in result["budgets"]}
+        if all(v is not None for v in exact.values()):
+            result["random_search_exact"] = {
+                str(b): {"regret": v[0], "test_regret": v[1]} for b, v in exact.items()
+            }
+            result["random_search_exact_curve"] = [
+                problem.random_search_regret(n)[0] for n in range(1, c.n_trials + 1)
+            ]
     env = invocations[-1].get("environment", {}) if invocations else store.environment()
     errors = list(store.iter_errors(out))
     doc = {

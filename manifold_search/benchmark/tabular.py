@@ -83,6 +83,8 @@ class TabularProblem(Problem):
             self.optimum = min(float(v.min()) for v in values.values())
             self.test_optimum = min(self._seed_mean.values())
         self.n_configs = len(table)
+        self._values = values
+        self._draws: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # -- search space -------------------------------------------------------------
 
@@ -120,6 +122,33 @@ class TabularProblem(Problem):
     def seed_mean(self, config: dict[str, Any]) -> float:
         """Metric of ``config`` averaged over the table's seeds (scaled)."""
         return self._seed_mean[self._config_id(config)]
+
+    def random_search_regret(self, n_trials: int) -> tuple[float, float | None]:
+        """Exact expected regret of i.i.d. uniform random search (with replacement).
+
+        One trial draws a configuration uniformly, then one of its recorded seeds
+        uniformly, as the objective does: a draw of value v_k has probability
+        p_k = 1 / (n_configs * n_seeds(config)). With the draws sorted by value
+        and F_k their cumulative probability, the best of n trials is draw k
+        with probability F_k^n - F_(k-1)^n (ties between equal values ignored),
+        which gives the expected best value and the expected seed-mean value of
+        the incumbent, hence both regrets.
+        """
+        if self._draws is None:
+            vals, probs, means = [], [], []
+            for v in self._values.values():
+                vals.append(v)
+                probs.append(np.full(v.size, 1.0 / (self.n_configs * v.size)))
+                means.append(np.full(v.size, v.mean()))
+            v, p, m = (np.concatenate(a) for a in (vals, probs, means))
+            sign = 1.0 if self.direction == "maximize" else -1.0
+            order = np.argsort(sign * v, kind="stable")
+            self._draws = (v[order], np.cumsum(p[order]), m[order])
+        v, cdf, m = self._draws
+        cdf = np.minimum(cdf / cdf[-1], 1.0)
+        weight = cdf**n_trials - np.concatenate([[0.0], cdf[:-1]]) ** n_trials
+        best, test = float(weight @ v), float(weight @ m)
+        return self.regret(best), self.test_regret(test)
 
     # -- objective ------------------------------------------------------------------
 
