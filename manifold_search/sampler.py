@@ -50,10 +50,12 @@ from manifold_search._params import ParamEncoder
 from manifold_search._surrogate import MetricGP, expected_improvement, fit_metric
 from manifold_search.manifold import NetworkManifold
 from manifold_search.proposal import CandidateGenerator, choose_anchors, config_key, region_scores
+from manifold_search.representations import load_network, network_reference
 
 _logger = logging.getLogger(__name__)
 
 ATTR_PROPOSAL = "manifold_search:proposal"
+ATTR_NETWORK = "manifold_search:manifold"
 
 
 class ManifoldSampler(BaseSampler):
@@ -71,6 +73,10 @@ class ManifoldSampler(BaseSampler):
         layer: the recorded layer to compare (``"penultimate"`` by default).
         artifact_store: where representations live, if not beside the study's storage.
         constant_liar: treat running trials of other workers as bad results.
+        annotate: after each finished trial, store its network's features, region
+            score and manifold coordinates as user attributes (visible in
+            optuna-dashboard); costs a persistent-homology computation per trial.
+        embed_every: refit the PHATE layout after this many new networks.
 
     Example::
 
@@ -91,6 +97,8 @@ class ManifoldSampler(BaseSampler):
         layer: str = "penultimate",
         artifact_store: Any | None = None,
         constant_liar: bool = True,
+        annotate: bool = True,
+        embed_every: int = 10,
     ) -> None:
         if distance not in ("network", "params"):
             raise ValueError(f"distance must be 'network' or 'params', got {distance!r}")
@@ -106,6 +114,9 @@ class ManifoldSampler(BaseSampler):
         self.layer = layer
         self.artifact_store = artifact_store
         self.constant_liar = constant_liar
+        self.annotate = annotate
+        self.embed_every = embed_every
+        self._embedding: tuple[list, np.ndarray] | None = None
         self._manifold: NetworkManifold | None = None
         self._plans: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -144,6 +155,58 @@ class ManifoldSampler(BaseSampler):
     def after_trial(self, study, trial, state, values) -> None:
         with self._lock:
             self._plans.pop(trial._trial_id, None)
+            if self.annotate and state == TrialState.COMPLETE and self.distance == "network":
+                self._annotate_network(study, trial, values)
+
+    def _annotate_network(self, study: Study, trial: FrozenTrial, values) -> None:
+        """Place the finished trial's network on the manifold; store its features,
+        region score and manifold coordinates as user attributes (JSON)."""
+        if network_reference(trial) is None:
+            return
+        if self._manifold is None:
+            self._manifold = NetworkManifold(layer=self.layer)
+        manifold = self._manifold
+        try:
+            if trial.number not in manifold:
+                arrays = load_network(study, trial, self.artifact_store)
+                manifold.add(trial.number, arrays[self.layer], arrays.get("__labels__"))
+            features = manifold.features(trial.number)
+        except (KeyError, ValueError, OSError) as error:
+            _logger.warning("trial %d: network not placed on the manifold (%s)", trial.number, error)
+            return
+        info: dict[str, Any] = {"features": {k: round(float(v), 6) for k, v in features.items()}}
+        keys = manifold.keys
+        if len(keys) >= 3:
+            sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+            finished = {t.number: t.value for t in study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE,))}  # fmt: skip
+            finished[trial.number] = values[0]
+            rows = [i for i, k in enumerate(keys) if k in finished]
+            y = np.array([sign * finished[keys[i]] for i in rows])
+            d = manifold.distances()[np.ix_(rows, rows)]
+            scores, _ = region_scores(d, y)
+            info["region_score"] = round(float(scores[rows.index(keys.index(trial.number))]), 6)
+            info["coordinates"] = [round(float(c), 6) for c in self._coordinates(trial.number)]
+        try:
+            study._storage.set_trial_user_attr(trial._trial_id, ATTR_NETWORK, info)
+        except Exception as error:
+            _logger.debug("could not annotate trial %d: %s", trial.number, error)
+
+    def _coordinates(self, key: int) -> np.ndarray:
+        """PHATE coordinates of a network: refitted every ``embed_every`` networks; a
+        network added since is placed at the distance-weighted mean of its 5 nearest
+        embedded networks (PHATE has no out-of-sample transform for precomputed input)."""
+        manifold = self._manifold
+        keys = manifold.keys
+        if self._embedding is None or len(keys) - len(self._embedding[0]) >= self.embed_every:
+            self._embedding = (keys, manifold.embed(seed=self._seed))
+        embedded, coords = self._embedding
+        if key in embedded:
+            return coords[embedded.index(key)]
+        d = manifold.distances()[keys.index(key), [keys.index(k) for k in embedded]]
+        near = np.argsort(d)[:5]
+        w = 1.0 / (d[near] + 1e-9)
+        return (w[:, None] * coords[near]).sum(axis=0) / w.sum()
 
     # -- the method -------------------------------------------------------------
     def _history(self, study: Study) -> tuple[list[FrozenTrial], list[FrozenTrial]]:

@@ -127,3 +127,15 @@ study.optimize(space.objective, n_trials=4)
     complete = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
     assert len(complete) == 8
     assert any(ATTR_PROPOSAL in t.user_attrs for t in complete)
+
+
+def test_finished_trials_carry_manifold_attributes(space):
+    from manifold_search.sampler import ATTR_NETWORK
+
+    study = _run(space, n_trials=6)
+    info = study.trials[-1].user_attrs[ATTR_NETWORK]
+    assert {"class_separation", "spectral_entropy", "h1_total_persistence"} <= set(info["features"])
+    assert len(info["coordinates"]) == 2 and 0.0 <= info["region_score"] <= 1.0
+    import json
+
+    json.dumps(info)  # shown by optuna-dashboard: must be JSON
