@@ -138,9 +138,9 @@ def _fmt(x: float | None, digits: int = 3) -> str:
         return "-"
     if x == 0:
         return "0"
-    if abs(x) >= 0.01 or abs(x) < 1e-12:
-        return f"{x:.{digits}f}"
-    return f"{x:.{digits}g}"
+    if abs(x) < 0.5 * 10.0**-digits:  # would print as 0.000: show two significant digits
+        return f"{x:.2g}"
+    return f"{x:.{digits}f}"
 
 
 def _fmt_p(p: float | None) -> str:
@@ -337,12 +337,23 @@ def plot(c: Collected, result: dict[str, Any], path: Path, value_label: str) -> 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker as mticker
 
     trials = np.arange(1, c.n_trials + 1)
     fig, axes = plt.subplots(1, 3, figsize=(16, 5.2), constrained_layout=True)
-    positive = c.regret[np.isfinite(c.regret) & (c.regret > 0)]
-    floor = float(np.quantile(positive, 0.01)) if positive.size else 1e-3
-    log_y = positive.size > 0 and float(positive.max()) / max(floor, 1e-300) > 20
+    # y scale from what is drawn: bands' lower edges and the lines themselves.
+    lows = []
+    for x in c.labels:
+        cur = result["curves"][x]
+        mean, se = _as_array(cur["mean"]), np.nan_to_num(_as_array(cur["se"]))
+        lows += [_as_array(cur["q25"]), _as_array(cur["median"]), mean - se]
+    drawn = np.concatenate(lows)
+    drawn = drawn[np.isfinite(drawn)]
+    positive = drawn[drawn > 0]
+    floor = float(positive.min()) if positive.size else 1e-3
+    has_zero = bool((drawn <= 0).any())
+    peak = float(np.nanmax(c.regret)) if np.isfinite(c.regret).any() else 1.0
+    log_y = positive.size > 0 and peak / floor > 20
 
     for i, x in enumerate(c.labels):
         col = _color(x, c.specs[x], i)
@@ -371,15 +382,25 @@ def plot(c: Collected, result: dict[str, Any], path: Path, value_label: str) -> 
                     label="random search, exact expectation (mean)")
     for ax, top, title in [(axes[0], tops[0], "median and inter-quartile range"),
                            (axes[1], tops[1], "mean ± standard error")]:
-        if log_y:
+        top = top * 1.6 if math.isfinite(top) and top > 0 else None
+        if log_y and has_zero:
             # Regret can be exactly 0 (the oracle was found): a symmetric-log axis
-            # keeps zeros visible and is logarithmic above the 1% quantile.
-            ax.set_yscale("symlog", linthresh=floor, linscale=0.5)
-            ax.set_ylim(0, top * 1.6 if math.isfinite(top) and top > 0 else None)
+            # keeps zeros visible and is logarithmic above the smallest drawn value.
+            ax.set_yscale("symlog", linthresh=floor, linscale=0.4)
+            ax.set_ylim(0, top)
+            ax.yaxis.set_major_locator(
+                mticker.SymmetricalLogLocator(linthresh=floor, base=10, subs=(1, 2, 5)))
+            ax.yaxis.set_major_formatter(mticker.FormatStrFormatter("%g"))
+        elif log_y:
+            ax.set_yscale("log")
+            ax.set_ylim(floor / 1.3, top)
+            ax.yaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1, 2, 5)))
+            ax.yaxis.set_major_formatter(mticker.FormatStrFormatter("%g"))
+            ax.yaxis.set_minor_formatter(mticker.NullFormatter())
         else:
             ax.set_ylim(0, top * 1.1 if math.isfinite(top) and top > 0 else None)
         ax.set_xlabel("trial")
-        ax.set_ylabel(f"best-so-far regret ({value_label})")
+        ax.set_ylabel(f"best-so-far regret, {value_label}")
         ax.set_title(f"Regret: {title}")
         ax.grid(True, which="major", alpha=0.3)
         ax.set_xlim(1, c.n_trials)
