@@ -28,6 +28,8 @@ import warnings
 
 import numpy as np
 
+from manifold_search.geometry import single_threaded_blas
+
 #: Upper bound of PHATE's neighbourhood size on the network graph.
 DEFAULT_KNN = 5
 #: PHATE's kernel decay (alpha); PHATE's own default.
@@ -108,7 +110,7 @@ def phate_embedding(
         random_state=seed,
         verbose=0,
     )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), single_threaded_blas():
         warnings.simplefilter("ignore")
         coords = operator.fit_transform(d)
     coords = np.asarray(coords, dtype=np.float64)

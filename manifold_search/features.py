@@ -32,6 +32,7 @@ from manifold_search.geometry import (
     as_representation,
     median_distance,
     pairwise_distances,
+    single_threaded_blas,
 )
 
 #: Points kept (greedy furthest-point subsample) for persistent homology: ripser's
@@ -71,6 +72,7 @@ def _one_hot(labels: np.ndarray) -> np.ndarray:
 # 1. class separation
 
 
+@single_threaded_blas()
 def class_separation(representation: np.ndarray, labels: np.ndarray) -> float:
     """Share of the representation's scatter that lies *between* classes, in [0, 1].
 
@@ -130,6 +132,7 @@ def _class_silhouette(d: np.ndarray, onehot: np.ndarray) -> float:
 # 2. hierarchical cluster structure
 
 
+@single_threaded_blas()
 def hierarchy_features(
     representation: np.ndarray, labels: np.ndarray, n_top: int | None = None
 ) -> dict[str, float]:
@@ -178,6 +181,7 @@ def _hierarchy(d: np.ndarray, labels: np.ndarray, n_top: int | None) -> dict[str
 # 3. diffusion spectral entropy
 
 
+@single_threaded_blas()
 def diffusion_spectral_entropy(
     representation: np.ndarray,
     t: int = 1,
@@ -307,6 +311,7 @@ def diagram_distance(diagram_a: np.ndarray, diagram_b: np.ndarray) -> float:
 # all together
 
 
+@single_threaded_blas()
 def network_features(
     representation: np.ndarray,
     labels: np.ndarray,

@@ -45,6 +45,7 @@ from manifold_search.geometry import (
     network_distances,
     operator_from_distances,
     pairwise_distances,
+    single_threaded_blas,
 )
 from manifold_search.representations import DEFAULT_LAYER, load_network, network_reference
 
@@ -143,8 +144,9 @@ class NetworkManifold:
                     f"labels of network {key!r} differ from the manifold's probe labels; "
                     "all networks must be recorded on the same probe set"
                 )
-        d = pairwise_distances(x)
-        op = operator_from_distances(d, self.bandwidth, self.knn, np.float32).reshape(-1)
+        with single_threaded_blas():
+            d = pairwise_distances(x)
+            op = operator_from_distances(d, self.bandwidth, self.knn, np.float32).reshape(-1)
         return x.astype(np.float32), d.astype(np.float32), op
 
     def _reserve(self, total: int, n_entries: int) -> None:
@@ -168,14 +170,16 @@ class NetworkManifold:
         self._pending[key] = (x, d)
         self._embeddings.clear()
 
-    def add(self, key: Hashable, representation: np.ndarray, labels: np.ndarray | None = None) -> None:
+    def add(
+        self, key: Hashable, representation: np.ndarray, labels: np.ndarray | None = None
+    ) -> None:
         """Add one network: its operator, and its distances to the networks already held.
 
         ``representation`` is the network's ``n x d`` activations on the probe set (any
         ``d``); ``labels`` the probe labels (needed once, for the features). Costs one
         operator and ``len(self)`` distances, each a pass over ``n^2`` numbers.
         """
-        with self._lock:
+        with self._lock, single_threaded_blas():
             x, d, op = self._prepare(key, representation, labels)
             k = len(self._keys)
             if self.n_points is None:
@@ -200,7 +204,7 @@ class NetworkManifold:
         Same result as calling :meth:`add` for each, but the new distances come from
         one Gram matrix (BLAS) instead of one pass per pair: the way to load a study.
         """
-        with self._lock:
+        with self._lock, single_threaded_blas():
             prepared, keys, n_points = [], [], self.n_points
             try:
                 for key, representation in items:
@@ -238,7 +242,9 @@ class NetworkManifold:
         k = len(self._keys)
         return self._distances[:k, :k].copy()
 
-    def features(self, key: Hashable | None = None) -> dict[str, float] | dict[Hashable, dict[str, float]]:
+    def features(
+        self, key: Hashable | None = None
+    ) -> dict[str, float] | dict[Hashable, dict[str, float]]:
         """Features of one network (a flat dict of floats) or of all, keyed by network.
 
         Computed on first request (see :func:`manifold_search.features.network_features`)
@@ -246,29 +252,34 @@ class NetworkManifold:
         """
         with self._lock:
             keys = list(self._keys) if key is None else [key]
-            for k in keys:
-                self._row(k)
-                if k not in self._features:
-                    if self.labels is None:
-                        raise ValueError(
-                            "features need the probe labels; pass labels= to add() or add_many()"
-                        )
-                    x, d = self._pending[k]
-                    values, diagrams = network_features(
-                        x,
-                        self.labels,
-                        bandwidth=self.bandwidth,
-                        knn=self.knn,
-                        t=self.spectral_t,
-                        max_points=self.tda_points,
-                        return_diagrams=True,
-                        distances=d,
-                    )
-                    self._features[k], self._diagrams[k] = values, diagrams
-                    del self._pending[k]
+            with single_threaded_blas():
+                self._compute_features(keys)
             if key is not None:
                 return dict(self._features[key])
             return {k: dict(self._features[k]) for k in keys}
+
+    def _compute_features(self, keys: list[Hashable]) -> None:
+        """Compute and cache the features of ``keys`` not computed yet."""
+        for k in keys:
+            self._row(k)
+            if k not in self._features:
+                if self.labels is None:
+                    raise ValueError(
+                        "features need the probe labels; pass labels= to add() or add_many()"
+                    )
+                x, d = self._pending[k]
+                values, diagrams = network_features(
+                    x,
+                    self.labels,
+                    bandwidth=self.bandwidth,
+                    knn=self.knn,
+                    t=self.spectral_t,
+                    max_points=self.tda_points,
+                    return_diagrams=True,
+                    distances=d,
+                )
+                self._features[k], self._diagrams[k] = values, diagrams
+                del self._pending[k]
 
     def feature_matrix(self) -> tuple[list[str], np.ndarray]:
         """Feature names and a ``k x f`` array of all networks' features (rows = keys)."""

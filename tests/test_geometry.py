@@ -143,3 +143,19 @@ def test_bad_bandwidths_and_shapes_are_refused() -> None:
         diffusion_operator(x, bandwidth=-1.0)
     with pytest.raises(ValueError, match="same probe set"):
         network_distance(diffusion_operator(x), diffusion_operator(x[:10]))
+
+
+def test_single_threaded_blas_nests_and_restores() -> None:
+    from threadpoolctl import threadpool_info
+
+    from manifold_search.geometry import single_threaded_blas
+
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before = blas_threads()
+    with single_threaded_blas():
+        with single_threaded_blas():
+            assert blas_threads() == {1}
+        assert blas_threads() == {1}  # the outer block still holds the limit
+    assert blas_threads() == before

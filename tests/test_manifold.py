@@ -94,7 +94,9 @@ def test_features_are_computed_once_and_cached(monkeypatch) -> None:
 def test_bad_networks_are_refused_with_a_fix() -> None:
     manifold = NetworkManifold()
     manifold.add(0, representation(0), LABELS)
-    with pytest.raises(ValueError, match="has 10 probe points but this manifold's networks have 48"):
+    with pytest.raises(
+        ValueError, match="has 10 probe points but this manifold's networks have 48"
+    ):
         manifold.add(1, representation(1)[:10])
     with pytest.raises(ValueError, match="already holds network 0"):
         manifold.add(0, representation(2))
@@ -157,13 +159,19 @@ def test_rebuilds_from_a_sqlite_study_in_a_new_process(tmp_path: Path) -> None:
     torch.manual_seed(0)
     probe = Probe(torch.randn(N, 6), LABELS)
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    study = optuna.create_study(study_name="nets", storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(
+        study_name="nets", storage=storage, sampler=optuna.samplers.RandomSampler(seed=0)
+    )
     study.optimize(_objective(probe), n_trials=4)
     study.optimize(lambda trial: 0.0, n_trials=1)  # a trial without a network is ignored
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     result = subprocess.run(
-        [sys.executable, "-c", REBUILD, storage], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-c", REBUILD, storage],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rebuilt = json.loads(result.stdout.strip().splitlines()[-1])
