@@ -149,6 +149,7 @@ def execute(problem: Problem, spec: SamplerSpec, seed: int, n_trials: int) -> di
 
 
 def _configure_worker(threads: int) -> None:
+    """Initializer of each worker process: thread counts, quiet Optuna."""
     for var in _THREAD_VARS:
         os.environ[var] = str(threads)
     if "torch" in sys.modules:
@@ -158,8 +159,7 @@ def _configure_worker(threads: int) -> None:
 
 
 def run_task(task: RunTask) -> tuple[str, int, str | None, float]:
-    """Worker entry point: run, write the result file; return (label, seed, error, wall)."""
-    _configure_worker(task.threads)
+    """Run one task, write its result file; return (label, seed, error, wall)."""
     spec = SamplerSpec.from_json(task.sampler)
     start = time.perf_counter()
     err_file = Path(task.path).with_suffix(".error.txt")
@@ -266,6 +266,8 @@ def run_benchmark(
 
     try:
         if jobs <= 1 or len(pending) <= 1:
+            verbosity = optuna.logging.get_verbosity()
+            optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
             for i, task in enumerate(pending):
                 try:
                     record(run_task(task))
@@ -273,9 +275,13 @@ def run_benchmark(
                     outcome.interrupted = True
                     outcome.not_run.extend((t.sampler["label"], t.seed) for t in pending[i:])
                     break
+            optuna.logging.set_verbosity(verbosity)
         else:
             ctx = get_context("spawn")
-            with _thread_env(threads), ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            with _thread_env(threads), ProcessPoolExecutor(
+                max_workers=jobs, mp_context=ctx, initializer=_configure_worker,
+                initargs=(threads,),
+            ) as pool:
                 futures: dict[Future, RunTask] = {pool.submit(run_task, t): t for t in pending}
                 try:
                     remaining = set(futures)
