@@ -107,9 +107,11 @@ class NetworkManifold:
         return list(self._keys)
 
     def operator(self, key: Hashable) -> np.ndarray:
-        """The cached ``n x n`` diffusion operator (float32) of one network."""
+        """The cached ``n x n`` diffusion operator (float32, read-only) of one network."""
         n = self.n_points or 0
-        return self._operators[self._row(key)].reshape(n, n)
+        view = self._operators[self._row(key)].reshape(n, n)
+        view.flags.writeable = False
+        return view
 
     def _row(self, key: Hashable) -> int:
         try:
