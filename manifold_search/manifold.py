@@ -331,17 +331,30 @@ class NetworkManifold:
 
         Refitted on the current distances when the manifold has changed (see
         :func:`manifold_search.embedding.phate_embedding` for ``knn`` / ``t`` defaults),
-        cached otherwise. Deterministic for a seed and the same networks, whatever
-        order of calls led there; use :func:`manifold_search.embedding.align_to` to
-        keep a displayed layout steady as networks are added.
+        cached otherwise. PHATE's result depends on the row order of its input, so it
+        is fitted on the networks sorted by key and mapped back: the same seed and the
+        same networks give the same coordinates whatever order they were added in (up
+        to the ~1e-8 rounding by which distances from :meth:`add` and
+        :meth:`add_many` can differ). Use :func:`manifold_search.embedding.align_to`
+        to keep a displayed layout steady as networks are added.
         """
         with self._lock:
             cache_key = (len(self._keys), seed, n_components, knn, t)
             if cache_key not in self._embeddings:
-                self._embeddings[cache_key] = phate_embedding(
-                    self.distances(), n_components=n_components, seed=seed, knn=knn, t=t
-                )
+                order = self._canonical_order()
+                d = self.distances()[np.ix_(order, order)]
+                coords = phate_embedding(d, n_components=n_components, seed=seed, knn=knn, t=t)
+                out = np.empty_like(coords)
+                out[order] = coords
+                self._embeddings[cache_key] = out
             return self._embeddings[cache_key].copy()
+
+    def _canonical_order(self) -> np.ndarray:
+        """Row indices sorted by key (insertion order if keys do not sort)."""
+        try:
+            return np.array(sorted(range(len(self._keys)), key=self._keys.__getitem__), dtype=int)
+        except TypeError:
+            return np.arange(len(self._keys))
 
     # ------------------------------------------------------------------ from a study
 

@@ -125,6 +125,12 @@ def test_embedding_is_deterministic_and_works_from_three_networks() -> None:
     first = manifold.embed(seed=7)
     again = phate_embedding(manifold.distances(), seed=7)
     np.testing.assert_array_equal(first, again)
+    # the layout does not depend on the order the networks arrived in
+    shuffled = NetworkManifold()
+    for key in [9, 3, 0, 7, 1, 8, 2, 6, 4, 5]:
+        shuffled.add(key, representation(key), LABELS)
+    rows = [shuffled.keys.index(key) for key in manifold.keys]
+    np.testing.assert_allclose(shuffled.embed(seed=7)[rows], first, atol=1e-6)
     # a refit can be aligned onto the previous layout for display
     manifold.add(10, representation(10), LABELS)
     aligned = align_to(manifold.embed(seed=7), first)
