@@ -34,7 +34,10 @@ _EPILOG = textwrap.dedent(
     Each (sampler, seed) run writes runs/<label>/seed-NNNN.json under --out when it
     ends; rerunning the same command skips finished runs, so an interrupted
     benchmark resumes where it stopped. The report (report.md, results.json,
-    curves.png) is rewritten at the end of every invocation.
+    curves.png) is rewritten at the end of every invocation. A sampler that cannot
+    work on the problem (cmaes on an all-categorical space) is skipped with a note.
+
+    exit status: 0 done, 1 some runs failed, 2 bad input, 130 interrupted.
     """
 )
 
@@ -43,7 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "benchmark",
         help="compare samplers on a benchmark problem (regret tables, curves, overhead)",
-        description="Run S samplers x N seeds x T trials on a benchmark problem in parallel "
+        description="Run S samplers x N seeds x T trials on a benchmark problem in parallel\n"
         "processes (resumable), then write report.md, results.json and curves.png.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -226,6 +229,9 @@ def run_command(args: argparse.Namespace) -> int:
     })
     print(f"{len(outcome.finished)} runs finished, {len(outcome.skipped)} reused, "
           f"{len(outcome.failed)} failed in {wall:.1f} s ({jobs} jobs)", file=sys.stderr)
+    if outcome.interrupted:
+        print(f"interrupted: {len(outcome.not_run)} runs not done; rerun the same command "
+              "to resume", file=sys.stderr)
     try:
         doc = report.write_report(out, budgets, args.reference, order=[s.label for s in specs])
     except store.ResultsDirError as exc:  # e.g. interrupted before any run finished
@@ -233,7 +239,5 @@ def run_command(args: argparse.Namespace) -> int:
         return 130 if outcome.interrupted else 1
     _print_summary(doc, out)
     if outcome.interrupted:
-        print(f"interrupted: {len(outcome.not_run)} runs not done; rerun the same command "
-              "to resume", file=sys.stderr)
         return 130
     return 1 if outcome.failed else 0

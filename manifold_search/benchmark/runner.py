@@ -304,4 +304,13 @@ def run_benchmark(
     finally:
         bar.close()
         outcome.wall_seconds = time.perf_counter() - start
+    if outcome.interrupted:
+        # Runs in flight when the interrupt came may still have finished and written
+        # their files (the pool waits for them unless they were interrupted too).
+        done = set(outcome.finished)
+        for task in pending:
+            key = (task.sampler["label"], task.seed)
+            if key not in done and store.run_state(Path(task.path), task.spec()) == "same":
+                outcome.finished.append(key)
+        outcome.not_run = [k for k in outcome.not_run if k not in set(outcome.finished)]
     return outcome
