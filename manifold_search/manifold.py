@@ -50,6 +50,24 @@ from manifold_search.geometry import (
 from manifold_search.representations import DEFAULT_LAYER, load_network, network_reference
 
 
+def collapse_nonfinite(representation: np.ndarray, key: Hashable) -> np.ndarray:
+    """A diverged network (NaN/inf activations) as a collapsed one: all probe points together.
+
+    Such a network computes nothing; placing it where a constant representation
+    sits (a uniform diffusion operator) keeps it on the manifold, near the other
+    networks that separate nothing, instead of failing the whole study.
+    """
+    rep = np.asarray(representation, dtype=np.float32)
+    if np.all(np.isfinite(rep)):
+        return rep
+    warnings.warn(
+        f"network {key!r} has NaN/inf activations (diverged training); it is placed as a "
+        "collapsed network (all probe points together)",
+        stacklevel=3,
+    )
+    return np.zeros((len(rep), 1), dtype=np.float32)
+
+
 class NetworkManifold:
     """The networks of one study (keyed by trial number), grown one network at a time.
 
@@ -397,7 +415,7 @@ class NetworkManifold:
                 skipped.append(trial.number)
                 continue
             arrays = load_network(study, trial, artifact_store)
-            items.append((trial.number, arrays[self.layer].astype(np.float32)))
+            items.append((trial.number, collapse_nonfinite(arrays[self.layer], trial.number)))
             if labels is None and "__labels__" in arrays:
                 labels = arrays["__labels__"]
         if skipped:

@@ -48,7 +48,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from manifold_search._params import ParamEncoder
 from manifold_search._surrogate import MetricGP, expected_improvement, fit_metric
-from manifold_search.manifold import NetworkManifold
+from manifold_search.manifold import NetworkManifold, collapse_nonfinite
 from manifold_search.proposal import CandidateGenerator, choose_anchors, config_key, region_scores
 from manifold_search.representations import load_network, network_reference
 
@@ -169,7 +169,8 @@ class ManifoldSampler(BaseSampler):
         try:
             if trial.number not in manifold:
                 arrays = load_network(study, trial, self.artifact_store)
-                manifold.add(trial.number, arrays[self.layer], arrays.get("__labels__"))
+                rep = collapse_nonfinite(arrays[self.layer], trial.number)
+                manifold.add(trial.number, rep, arrays.get("__labels__"))
             features = manifold.features(trial.number)
         except (KeyError, ValueError, OSError) as error:
             _logger.warning("trial %d: network not placed on the manifold (%s)", trial.number, error)

@@ -198,3 +198,28 @@ def test_rebuilds_from_a_sqlite_study_in_a_new_process(tmp_path: Path) -> None:
     np.testing.assert_allclose(
         here.distances(), NetworkManifold.from_study(study).distances(), atol=1e-6
     )
+
+
+def test_diverged_network_is_placed_as_collapsed(tmp_path):
+    import optuna
+    import torch
+
+    from manifold_search import Probe, record_network
+    from manifold_search.manifold import NetworkManifold
+
+    probe = Probe(torch.randn(20, 4, generator=torch.Generator().manual_seed(0)), np.arange(20) % 2)
+
+    def objective(trial):
+        torch.manual_seed(trial.number)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Linear(6, 2))
+        if trial.number == 2:
+            with torch.no_grad():
+                model[0].weight.fill_(float("nan"))
+        record_network(trial, model, probe)
+        return 0.0
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}")
+    study.optimize(objective, n_trials=4)
+    with pytest.warns(UserWarning, match="collapsed"):
+        manifold = NetworkManifold.from_study(study)
+    assert len(manifold) == 4 and np.isfinite(manifold.distances()).all()
