@@ -331,3 +331,13 @@ def test_exact_random_search_regret_matches_its_definition():
     draws = np.array([[rows[i][rng.integers(rows[i].size)] for i in run] for run in idx])
     mc = p.optimum - draws.max(axis=1).mean()
     assert mc == pytest.approx(p.random_search_regret(100)[0], abs=0.1)
+
+
+def test_mean_variant_is_noise_free_with_the_seed_mean_oracle():
+    noisy, clean = get_problem("nasbench201-cifar10"), get_problem("mean:nasbench201-cifar10")
+    assert clean.optimum == clean.test_optimum == noisy.test_optimum < noisy.optimum
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(clean.objective(0), n_trials=5)
+    assert all(t.value == t.user_attrs[TEST_VALUE_ATTR] for t in study.trials)
+    with pytest.raises(ProblemError, match="unknown table"):
+        get_problem("mean:no-such-table")

