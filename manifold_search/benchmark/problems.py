@@ -45,6 +45,7 @@ TEST_VALUE_ATTR = "test_value"
 #: its own module listed here.
 PROBLEM_MODULES: list[str] = [
     "manifold_search.benchmark.tabular",
+    "manifold_search.benchmark.mnist1d_table",
 ]
 
 
