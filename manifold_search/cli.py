@@ -19,6 +19,9 @@ from collections.abc import Sequence
 
 #: Modules that contribute subcommands (each defines ``add_parser(subparsers)``).
 COMMAND_MODULES: list[str] = [
+    "manifold_search.commands.run",
+    "manifold_search.commands.report",
+    "manifold_search.commands.explore",
     "manifold_search.benchmark.command",
 ]
 

@@ -1,0 +1,55 @@
+"""``manifold-search explore STUDY_DIR``: the network manifold as an interactive HTML page."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from pathlib import Path
+
+from manifold_search.cli import UsageError
+from manifold_search.commands.report import add_study_arguments
+from manifold_search.explore import write_explore
+from manifold_search.runner import RunError
+from manifold_search.study_config import ConfigError
+from manifold_search.study_report import load_study, locate, report_dir
+
+_EPILOG = textwrap.dedent(
+    """\
+    examples:
+      manifold-search explore runs/quickstart
+      manifold-search explore runs/quickstart --out /tmp/manifold.html
+
+    Writes one self-contained HTML file (inline SVG and JavaScript, no network access
+    needed) to STUDY_DIR/report/manifold.html: the PHATE layout of the study's trained
+    networks, coloured by the objective, a manifold feature or a categorical parameter;
+    hover a point for the trial's parameters and metrics, click to pin it.
+
+    exit status: 0 written, 2 bad input or no study.
+    """
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "explore",
+        help="write the network manifold as an interactive HTML page",
+        description="Write the network manifold of a study as one self-contained, interactive "
+        "HTML page.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_study_arguments(p)
+    p.add_argument("--out", metavar="FILE.html", help="where to write the page")
+    p.set_defaults(func=explore_command)
+
+
+def explore_command(args: argparse.Namespace) -> int:
+    try:
+        storage, name, output_dir, main = locate(args.study_dir, args.study, args.storage)
+        study = load_study(storage, name)
+        out = Path(args.out) if args.out else report_dir(output_dir, name, main) / "manifold.html"
+        path = write_explore(study, out)
+    except (ConfigError, RunError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"explore: {path}")
+    return 0

@@ -1,0 +1,105 @@
+"""``manifold-search run STUDY.toml``: run (or resume) a study, then write its report."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import textwrap
+
+from manifold_search.cli import UsageError
+from manifold_search.runner import RunError, format_seconds, make_plan, run_study
+from manifold_search.study_config import ConfigError, load_config
+
+_EPILOG = textwrap.dedent(
+    """\
+    examples:
+      manifold-search run studies/quickstart.toml
+      manifold-search run studies/mnist1d_nas.toml --workers 2
+      manifold-search run studies/quickstart.toml --sampler random   # a baseline beside it
+      manifold-search run studies/digits.toml --trials 50 --storage sqlite:///digits.db
+
+    The study lives in its storage (default: a SQLite file <output_dir>/study.db with
+    the recorded networks in study.db.artifacts/ beside it). Running the same command
+    again resumes it to its target number of finished trials; a trial left RUNNING by
+    a killed run is marked FAIL first. With --sampler other than the config's, the
+    trials go to a study of their own, <name>-<sampler>, in the same storage: a run
+    with --sampler random is the baseline the report compares against.
+
+    The report (report.md, history.png, manifold.png, features.png) is written to
+    <output_dir>/report/ at the end (report-<study name>/ for another sampler's
+    study); failed trials' tracebacks go to <output_dir>/errors.log.
+
+    exit status: 0 done, 1 trials kept failing, 2 bad input, 130 interrupted (Ctrl-C).
+    """
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="run or resume a study from a study config (trains networks for real)",
+        description="Run the study described by STUDY.toml: train networks from its search space "
+        "with its sampler,\nrecord each trained network, and write a report. Resumable.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("config", metavar="STUDY.toml", help="study config (see studies/)")
+    p.add_argument("--trials", type=int, metavar="N",
+                   help="target number of finished trials (default: [study] n_trials)")
+    p.add_argument("--storage", metavar="URL",
+                   help="Optuna storage URL, e.g. sqlite:///path/study.db or "
+                   "postgresql://user@host/db (default: [study] storage, else "
+                   "<output_dir>/study.db)")
+    p.add_argument("--sampler", metavar="NAME",
+                   help="manifold, tpe, gp, random, ... or package.module:Class (default: "
+                   "[sampler] name); another sampler than the config's runs its own study "
+                   "<name>-<sampler> in the same storage")
+    p.add_argument("--seed", type=int, metavar="S",
+                   help="the sampler's seed (default: [study] seed); the data split, probe "
+                   "and weight initialisation follow the space's own seed option")
+    p.add_argument("--workers", type=int, default=1, metavar="K",
+                   help="worker processes sharing the storage (spawned, one torch thread "
+                   "each; default: 1)")
+    p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+        plan = make_plan(config, trials=args.trials, storage=args.storage, sampler=args.sampler,
+                         seed=args.seed, workers=args.workers)  # fmt: skip
+    except (ConfigError, RunError) as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        outcome = run_study(plan, progress=not args.no_progress, report=not args.no_report)
+    except (ConfigError, RunError) as exc:
+        raise UsageError(str(exc)) from None
+    resume = shlex.join(["manifold-search", *args.argv])
+    for note in outcome.notes:
+        print(f"note: {note}", file=sys.stderr)
+    new = outcome.finished - outcome.finished_before
+    print(f"{outcome.finished}/{outcome.target} finished trials ({new} new, "
+          f"{outcome.failed_now} failed) in {format_seconds(outcome.wall_seconds)}")
+    best = outcome.best
+    if best is not None:
+        test = best.user_attrs.get("test_accuracy")
+        test_text = f", test accuracy {test:.4g}" if isinstance(test, float) else ""
+        print(f"best trial {best.number}: {plan.run_attr()['objective']} {best.value:.4g}"
+              f"{test_text}; {best.params}")
+    if outcome.interrupted:
+        print(f"interrupted: the {outcome.finished} finished trials are stored in "
+              f"{outcome.storage_url}; resume with: {resume}", file=sys.stderr)
+        print(f"report so far: manifold-search report {plan.output_dir}", file=sys.stderr)
+        return 130
+    if outcome.report is not None:
+        print(f"report: {outcome.report}")
+        print(f"interactive manifold: manifold-search explore {plan.output_dir}"
+              + ("" if plan.is_main else f" --study {plan.study_name}"))
+    if outcome.stopped_failing:
+        print(f"stopped: trials kept failing ({outcome.first_error}); fix the cause (see "
+              f"{plan.output_dir / 'errors.log'}) and rerun: {resume}", file=sys.stderr)
+        return 1
+    return 0
