@@ -6,7 +6,7 @@ log, the rank of the choice for categorical choices that are all numbers (a
 learning-rate grid is ordered), and plain identity for other categoricals --
 and the difference of two configurations in parameter ``p`` is ``delta_p`` in
 [0, 1]. A parameter active in one configuration and absent in the other
-(conditional spaces) differs by 1; absent in both, by 0.
+(conditional spaces) is counted once, in a separate "structure" column.
 """
 
 from __future__ import annotations
@@ -101,11 +101,23 @@ class ParamEncoder:
                         out[i, j] = MISSING
         return out
 
+    @property
+    def columns(self) -> list[str]:
+        """Names of the columns of :meth:`deltas`: the parameters, then ``"(structure)"``."""
+        return [*self.names, "(structure)"]
+
     def deltas(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Per-parameter differences in [0, 1] between rows of ``a`` and rows of ``b``."""
+        """Per-parameter differences in [0, 1] between rows of ``a`` and rows of ``b``.
+
+        Shape ``(len a, len b, n_params + 1)``. A parameter present in only one of
+        the two configurations contributes 0; the last column is 1 when the two
+        configurations have different sets of active parameters. So a family
+        switch counts once (in its own parameter and the structure column), not
+        once per conditional parameter, which would make the columns collinear.
+        """
         x, y = a[:, None, :], b[None, :, :]
         diff = np.where(self.nominal, (x != y).astype(float), np.abs(x - y))
         missing_x, missing_y = np.isnan(x), np.isnan(y)
-        diff = np.where(missing_x & missing_y, 0.0, diff)
-        diff = np.where(missing_x ^ missing_y, 1.0, diff)
-        return diff
+        diff = np.where(missing_x | missing_y, 0.0, diff)
+        structure = np.any(missing_x ^ missing_y, axis=2, keepdims=True).astype(float)
+        return np.concatenate([diff, structure], axis=2)

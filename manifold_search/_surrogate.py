@@ -22,13 +22,16 @@ LENGTH_SCALES = (0.15, 0.25, 0.4, 0.6, 1.0, 1.6, 2.5)
 NOISES = (1e-4, 1e-2, 0.05, 0.2)
 
 
-def fit_metric(deltas: np.ndarray, target: np.ndarray, max_pairs: int = 20000, seed: int = 0) -> np.ndarray:
-    """Per-parameter weights ``w >= 0`` with ``target_ij ~ c + sum_p w_p delta_ijp^2``.
+def fit_metric(deltas: np.ndarray, target: np.ndarray, max_pairs: int = 20000, seed: int = 0,
+               shrinkage: float = 0.1) -> np.ndarray:  # fmt: skip
+    """Per-column weights ``w >= 0`` with ``target_ij^2 ~ c + sum_p w_p delta_ijp^2``.
 
-    ``deltas`` is ``(k, k, P)`` (per-parameter differences), ``target`` the
-    ``k x k`` distance matrix to explain (network distances, or parameter
-    distances in the ablation). Weights are rescaled to mean 1 over parameters
-    that vary; a parameter whose changes never move the target gets weight 0.
+    ``deltas`` is ``(k, k, P)`` (per-parameter differences, see
+    ``ParamEncoder.deltas``), ``target`` the ``k x k`` distance matrix to explain
+    (network distances, or parameter distances in the ablation). Non-negative
+    least squares with a ridge pull of strength ``shrinkage`` towards equal
+    weights, so that few pairs or collinear columns do not zero a parameter out
+    on a whim. Weights are rescaled to mean 1 over the columns that vary.
     """
     k, _, p = deltas.shape
     iu = np.triu_indices(k, 1)
@@ -37,15 +40,26 @@ def fit_metric(deltas: np.ndarray, target: np.ndarray, max_pairs: int = 20000, s
     if len(y) > max_pairs:
         pick = np.random.default_rng(seed).choice(len(y), max_pairs, replace=False)
         x, y = x[pick], y[pick]
-    if len(y) == 0 or not np.any(x):
+    varying = x.max(axis=0) > 0 if len(y) else np.zeros(p, dtype=bool)
+    if len(y) < 3 or not np.any(varying):
         return np.ones(p)
-    scale = y.mean() or 1.0
-    design = np.hstack([x, np.ones((len(y), 1))])  # the last column: distance floor
-    weights, _ = nnls(design, y / scale)
-    w = weights[:p]
-    varying = x.max(axis=0) > 0
+    # scale columns so the ridge treats parameters alike, and the target to unit mean
+    col_scale = np.sqrt((x**2).mean(axis=0))
+    col_scale[col_scale == 0] = 1.0
+    xs, ys = x / col_scale, y / (y.mean() or 1.0)
+    # the ridge target: the equal-weight solution's scale (one free factor, least squares)
+    ones = x @ np.ones(p)
+    level = float(ones @ (y / (y.mean() or 1.0)) / (ones @ ones)) if ones.any() else 1.0
+    prior = level * col_scale
+    lam = shrinkage * len(ys)
+    design = np.vstack([np.hstack([xs, np.ones((len(ys), 1))]),
+                        np.hstack([np.sqrt(lam) * np.eye(p), np.zeros((p, 1))])])  # fmt: skip
+    rhs = np.concatenate([ys, np.sqrt(lam) * prior])
+    solution, _ = nnls(design, rhs)
+    w = solution[:p] / col_scale
     if not np.any(w[varying] > 0):
         return np.ones(p)
+    w = np.where(varying, w, 0.0)
     return w / w[varying].mean()
 
 
@@ -85,6 +99,10 @@ class MetricGP:
             raise np.linalg.LinAlgError("no length scale gave a positive-definite kernel")
         _, self.length, self.noise, self.factor, self.alpha = best
         return self
+
+    def kernel(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The fitted kernel between two encoded sets (without noise)."""
+        return np.exp(-self._sq(a, b) / (2 * self.length**2))
 
     def predict(self, x_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation, in the units of ``y``."""

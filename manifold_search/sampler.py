@@ -70,6 +70,12 @@ class ManifoldSampler(BaseSampler):
         distance: ``"network"`` (the manifold; default) or ``"params"`` (the same
             method with parameter distances in place of network distances: the
             ablation, and what happens when no network is recorded).
+        metric: the GP's metric over parameters: ``"uniform"`` (every parameter
+            alike, length scale by marginal likelihood) or ``"network"`` (one
+            weight per parameter fitted to the network distances).
+        region_weight: how strongly the acquisition prefers candidates predicted
+            to land in dense, high-performing regions of the manifold
+            (``expected improvement x (1 + region_weight x region score)``).
         layer: the recorded layer to compare (``"penultimate"`` by default).
         artifact_store: where representations live, if not beside the study's storage.
         constant_liar: treat running trials of other workers as bad results.
@@ -93,6 +99,8 @@ class ManifoldSampler(BaseSampler):
         n_anchors: int = 8,
         mutations_per_anchor: int = 24,
         distance: Literal["network", "params"] = "network",
+        metric: Literal["uniform", "network"] = "uniform",
+        region_weight: float = 1.0,
         layer: str = "penultimate",
         artifact_store: Any | None = None,
         constant_liar: bool = True,
@@ -100,6 +108,8 @@ class ManifoldSampler(BaseSampler):
     ) -> None:
         if distance not in ("network", "params"):
             raise ValueError(f"distance must be 'network' or 'params', got {distance!r}")
+        if metric not in ("uniform", "network"):
+            raise ValueError(f"metric must be 'uniform' or 'network', got {metric!r}")
         if n_startup_trials < 2:
             raise ValueError(f"n_startup_trials must be at least 2, got {n_startup_trials}")
         self._seed = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
@@ -109,6 +119,8 @@ class ManifoldSampler(BaseSampler):
         self.n_anchors = n_anchors
         self.mutations_per_anchor = mutations_per_anchor
         self.distance = distance
+        self.metric = metric
+        self.region_weight = region_weight
         self.layer = layer
         self.artifact_store = artifact_store
         self.constant_liar = constant_liar
@@ -217,20 +229,18 @@ class ManifoldSampler(BaseSampler):
         x = encoder.encode(configs)
         param_d = encoder.deltas(x, x)
 
-        # network distances among trials that recorded a network
+        # distances between trials for the region scores: network distances where both
+        # recorded a network, else (and in the ablation) distances over the parameters
         with_net, net_d = self._network_distances(study, done)
-        if with_net is None:
-            target = np.sqrt((param_d**2).sum(axis=2))
-            weights = np.ones(len(encoder.names))
-            region_d = target
-        else:
-            sub = param_d[np.ix_(with_net, with_net)]
-            weights = fit_metric(sub, net_d, seed=self._seed)
-            # region distances: network distance where both have one, else the metric
-            region_d = np.sqrt((param_d**2) @ weights)
-            scale = np.median(net_d[np.triu_indices(len(with_net), 1)]) / max(
-                np.median(region_d[np.ix_(with_net, with_net)][np.triu_indices(len(with_net), 1)]), 1e-12)
-            region_d = region_d * scale
+        uniform = np.ones(len(encoder.columns))
+        weights = uniform
+        region_d = np.sqrt((param_d**2).sum(axis=2))
+        if with_net is not None:
+            if self.metric == "network":
+                weights = fit_metric(param_d[np.ix_(with_net, with_net)], net_d, seed=self._seed)
+            iu = np.triu_indices(len(with_net), 1)
+            sub = region_d[np.ix_(with_net, with_net)]
+            region_d = region_d * (np.median(net_d[iu]) / max(np.median(sub[iu]), 1e-12))
             region_d[np.ix_(with_net, with_net)] = net_d
 
         rng = np.random.default_rng([self._seed, trial.number])
@@ -260,7 +270,12 @@ class ManifoldSampler(BaseSampler):
         cand_x = encoder.encode(candidates)
         mean, std = gp.predict(cand_x)
         ei = expected_improvement(mean, std, float(values.max()))
-        best = int(np.argmax(ei + 1e-12 * rng.random(len(ei))))
+        # prefer candidates predicted to land in dense, high-performing regions: the
+        # region scores of the finished trials, smoothed onto candidates by the GP kernel
+        kernel = gp.kernel(cand_x, x)
+        landing = (kernel @ scores) / np.maximum(kernel.sum(axis=1), 1e-12)
+        acquisition = ei * (1.0 + self.region_weight * landing / max(float(scores.max()), 1e-12))
+        best = int(np.argmax(acquisition + 1e-12 * rng.random(len(ei))))
         self._annotate(study, trial, done, anchors, scores, mean[best], std[best], weights, encoder)
         return candidates[best]
 
@@ -298,7 +313,7 @@ class ManifoldSampler(BaseSampler):
             "region_score": float(scores[anchors[0]]) if len(anchors) else None,
             "predicted_value": float(sign * mean),
             "predicted_std": float(std),
-            "metric_weights": {n: round(float(w), 4) for n, w in zip(encoder.names, weights, strict=True)},
+            "metric_weights": {n: round(float(w), 4) for n, w in zip(encoder.columns, weights, strict=True)},
             "distance": "network" if self._manifold is not None and len(self._manifold) >= 3
             else "params",
         }
