@@ -100,7 +100,7 @@ class ManifoldSampler(BaseSampler):
         mutations_per_anchor: int = 24,
         distance: Literal["network", "params"] = "network",
         metric: Literal["uniform", "network"] = "uniform",
-        region_weight: float = 1.0,
+        region_weight: float = 3.0,
         layer: str = "penultimate",
         artifact_store: Any | None = None,
         constant_liar: bool = True,
