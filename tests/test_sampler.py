@@ -139,3 +139,11 @@ def test_finished_trials_carry_manifold_attributes(space):
     import json
 
     json.dumps(info)  # shown by optuna-dashboard: must be JSON
+
+
+def test_threads_share_one_sampler():
+    sampler = ManifoldSampler(seed=0, n_startup_trials=4)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: (t.suggest_float("x", -2, 2) - 0.5) ** 2, n_trials=16, n_jobs=2)
+    assert len(study.get_trials(states=[optuna.trial.TrialState.COMPLETE])) == 16
+    assert len({t.params["x"] for t in study.trials}) == 16
