@@ -77,7 +77,7 @@ def from_table(limit: int | None, seed: int):
         dists.update(trial.distributions)
         study.tell(trial, 0.0)
     params = [_grid_as_trial_params(table.params[i]) for i in idx]
-    return manifold, params, table.val_accuracy[idx], dists, f"MNIST-1D NAS table ({len(idx)} networks)"
+    return manifold, params, table.val_accuracy[idx], dists, "MNIST-1D NAS table"
 
 
 def _grid_as_trial_params(params: dict) -> dict:
