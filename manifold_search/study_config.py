@@ -268,6 +268,11 @@ def _expected_types(p: inspect.Parameter) -> tuple[type, ...] | None:
     return None
 
 
+def space_section(name: str, options: Mapping[str, Any], path: str = "<config>") -> SpaceSection:
+    """Check a search space name and its options (as ``[space]`` of a config would)."""
+    return _space_section({"name": name, **options}, path)
+
+
 def _space_section(table: Mapping[str, Any], path: str) -> SpaceSection:
     if "name" not in table:
         raise ConfigError(
@@ -297,7 +302,9 @@ def _space_section(table: Mapping[str, Any], path: str) -> SpaceSection:
             raise ConfigError(
                 f"{path}: [space] {key} must be {wanted}, not {_type_name(value)} ({value!r})"
             )
-    return SpaceSection(name=name, options=options)
+    section = SpaceSection(name=name, options=options)
+    build_space(section, path)  # the constructor checks values (cheap: no data is loaded)
+    return section
 
 
 def build_space(section: SpaceSection, path: str = "<config>") -> Any:
@@ -407,5 +414,6 @@ __all__ = [
     "load_config",
     "parse_config",
     "sampler_label",
+    "space_section",
     "validate_storage_url",
 ]

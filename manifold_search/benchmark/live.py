@@ -79,14 +79,14 @@ class LiveProblem(Problem):
     test_label = "test accuracy of the incumbent (test regret = its test error)"
 
     def __init__(self, space: str, options: dict[str, Any] | None = None) -> None:
-        from search_spaces import get_space
+        from manifold_search.study_config import ConfigError, space_section
 
         self.space_name = space
         self.options = dict(options or {})
-        try:
-            get_space(space, **self.options)  # fail early on names and options
-        except (TypeError, ValueError) as exc:
-            raise ProblemError(f"live:{space}: {exc}") from None
+        try:  # fail early on names and options, as a study config would
+            space_section(space, self.options, path=f"live:{space}")
+        except ConfigError as exc:
+            raise ProblemError(str(exc).replace("[space] ", "")) from None
         extra = "".join(f",{k}={v}" for k, v in self.options.items())
         self.name = f"live:{space}{extra}"
         self.description = (
