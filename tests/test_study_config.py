@@ -1,0 +1,143 @@
+"""Study configs: the shipped ones load; every kind of bad input is one line, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from manifold_search.cli import main
+from manifold_search.study_config import ConfigError, build_space, load_config, parse_config
+
+STUDIES = sorted((Path(__file__).parent.parent / "studies").glob("*.toml"))
+GOOD = """
+[study]
+name = "t"
+n_trials = 3
+output_dir = "{out}"
+
+[space]
+name = "digits"
+epochs = 1
+probe_size = 32
+
+[sampler]
+name = "manifold"
+n_startup_trials = 2
+"""
+
+
+def test_shipped_configs_load_and_build():
+    names = {p.name for p in STUDIES}
+    assert {"quickstart.toml", "mnist1d_nas.toml", "digits.toml", "images_cifar10.toml"} <= names
+    for path in STUDIES:
+        config = load_config(path)
+        space = build_space(config.space, str(path))  # constructs only, loads no data
+        assert config.study.n_trials >= 1 and space.epochs >= 1
+    cifar = load_config(Path(STUDIES[0]).parent / "images_cifar10.toml")
+    assert cifar.space.options["dataset"] == "cifar10" and cifar.space.options["download"] is False
+
+
+def test_defaults_and_storage(tmp_path):
+    config = parse_config({"study": {"name": "a", "n_trials": 2}, "space": {"name": "digits"}})
+    assert config.sampler.name == "manifold" and config.study.direction == "maximize"
+    assert config.output_dir == Path("runs/a")
+    assert config.storage_url().startswith("sqlite:///") and config.storage_url().endswith("runs/a/study.db")
+    assert config.storage_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def _error(tmp_path, text: str) -> str:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(str(path))
+    return message
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("n_trials = 3", "n_trial = 3"), ["[study] n_trial: unknown key", "did you mean n_trials"]),
+        (("n_trials = 3", 'n_trials = "3"'), ["[study] n_trials must be a positive integer", "not a string"]),
+        (("n_trials = 3", "n_trials = 0"), ["n_trials must be at least 1"]),
+        (('name = "t"', 'name = "t"\ndirection = "up"'), ['direction must be "maximize" or "minimize"']),
+        (('name = "t"', 'name = "t"\nstorage = "study.db"'), ["[study] storage", "not a database URL", "sqlite:///"]),
+        (('name = "digits"', 'name = "cifar"'), ["[space] name", "unknown search space 'cifar'", "mnist1d"]),
+        (("epochs = 1", "epoch = 1"), ["[space] (digits) epoch: unknown key", "did you mean epochs"]),
+        (("epochs = 1", 'epochs = "one"'), ["[space] epochs must be an integer", "not a string"]),
+        (("epochs = 1", "epochs = 0"), ["[space] digits", "epochs must be at least 1"]),
+        (('name = "manifold"', 'name = "bayes"'), ["[sampler] name", "unknown sampler 'bayes'", "tpe"]),
+        (("n_startup_trials = 2", "n_startup = 2"), ["[sampler] manifold rejected its options n_startup"]),
+        (("[sampler]", "[samplers]"), ["table [samplers]: unknown key", "did you mean [sampler]"]),
+        (("n_trials = 3", "n_trials = = 3"), ["not valid TOML"]),
+    ],
+)
+def test_config_errors_are_one_line(tmp_path, change, expected):
+    text = GOOD.format(out=tmp_path / "out").replace(*change)
+    message = _error(tmp_path, text)
+    for part in expected:
+        assert part in message, message
+
+
+def test_missing_tables_and_keys(tmp_path):
+    assert "[space] table is missing" in _error(tmp_path, '[study]\nname = "a"\nn_trials = 1\n')
+    assert "[study] n_trials is missing" in _error(tmp_path, '[study]\nname = "a"\n[space]\nname = "digits"\n')
+    message = _error(tmp_path, '[study]\nname = "a"\nn_trials = 1\n[space]\nname = "nomodule:Y"\n')
+    assert "cannot import search space module 'nomodule'" in message
+
+
+def _cli(capsys, argv):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_config_errors_exit_2_without_traceback(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text(GOOD.format(out=tmp_path / "out").replace("epochs = 1", "epoch = 1"))
+    code, _, err = _cli(capsys, ["run", str(path)])
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("manifold-search run: error:") and "epochs" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing was created
+
+    code, _, err = _cli(capsys, ["run", str(tmp_path / "missing.toml")])
+    assert code == 2 and "no such file" in err and err.count("\n") == 1
+
+    good = tmp_path / "good.toml"
+    good.write_text(GOOD.format(out=tmp_path / "out"))
+    for argv, part in [
+        (["--storage", "mysqlish://x"], "--storage: 'mysqlish://x' is not a database URL"),
+        (["--sampler", "nope"], "unknown sampler 'nope'"),
+        (["--trials", "0"], "--trials must be at least 1"),
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--trials", "many"], "invalid int value"),
+    ]:
+        code, _, err = _cli(capsys, ["run", str(good), *argv])
+        assert code == 2 and part in err and err.count("\n") == 1, err
+        assert "Traceback" not in err
+
+
+def test_cli_report_and_explore_errors(tmp_path, capsys):
+    for command in ("report", "explore"):
+        code, _, err = _cli(capsys, [command, str(tmp_path / "nowhere")])
+        assert code == 2 and "no such directory" in err and err.count("\n") == 1
+        code, _, err = _cli(capsys, [command, str(tmp_path)])
+        assert code == 2 and "no study found" in err
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        ("run", ["--trials", "--storage", "--sampler", "--seed", "--workers", "resume", "exit status"]),
+        ("report", ["--study", "--storage", "--baseline", "random", "exit status"]),
+        ("explore", ["--study", "--out", "hover", "exit status"]),
+    ],
+)
+def test_help_is_complete(capsys, command, options):
+    code, out, _ = _cli(capsys, [command, "--help"])
+    assert code == 0
+    for option in options:
+        assert option in out
