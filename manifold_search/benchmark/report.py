@@ -325,10 +325,14 @@ def _notes(
 # -- figure -----------------------------------------------------------------------------
 
 
-def _color(label: str, spec: dict[str, Any], i: int) -> str:
-    return COLORS.get(label) or COLORS.get(spec.get("name", "")) or _EXTRA_COLORS[
-        i % len(_EXTRA_COLORS)
-    ]
+def _color(label: str, spec: dict[str, Any], i: int, taken: set[str] = frozenset()) -> str:
+    """The sampler's fixed colour; a second label of the same sampler (an ablation,
+    other keywords) gets a colour of its own so the two curves can be told apart."""
+    for colour in (COLORS.get(label), COLORS.get(spec.get("name", ""))):
+        if colour and colour not in taken:
+            return colour
+    free = [c for c in _EXTRA_COLORS if c not in taken] or _EXTRA_COLORS
+    return free[i % len(free)]
 
 
 def plot(c: Collected, result: dict[str, Any], path: Path, value_label: str) -> None:
@@ -355,8 +359,13 @@ def plot(c: Collected, result: dict[str, Any], path: Path, value_label: str) -> 
     peak = float(np.nanmax(c.regret)) if np.isfinite(c.regret).any() else 1.0
     log_y = positive.size > 0 and peak / floor > 20
 
+    # labels with a fixed colour of their own first, so an ablation never takes it
+    colours: dict[str, str] = {x: COLORS[x] for x in c.labels if x in COLORS}
     for i, x in enumerate(c.labels):
-        col = _color(x, c.specs[x], i)
+        if x not in colours:
+            colours[x] = _color(x, c.specs[x], i, set(colours.values()))
+    for i, x in enumerate(c.labels):
+        col = colours[x]
         cur = result["curves"][x]
         med, q25, q75 = (_as_array(cur[k]) for k in ("median", "q25", "q75"))
         mean, se = _as_array(cur["mean"]), _as_array(cur["se"])
