@@ -131,6 +131,7 @@ class Baseline:
     label: str
     values: list[float]
     source: str
+    note: str = ""
 
 
 @dataclass
@@ -245,7 +246,10 @@ def find_baselines(study: optuna.Study, data: StudyData) -> tuple[list[Baseline]
         values = [t.value for t in sorted(other.get_trials(deepcopy=False,
                   states=(TrialState.COMPLETE,)), key=lambda t: t.number) if _finite(t.value)]  # fmt: skip
         if values:
-            found.append(Baseline(f"random search ({name})", values, f"study {name!r}"))
+            same_seed = other_meta.get("seed") == meta.get("seed") and _startup_trials(meta)
+            note = (f"same seed: its first {_startup_trials(meta)} trials are this study's "
+                    "random start-up trials" if same_seed else "")  # fmt: skip
+            found.append(Baseline(f"random search ({name})", values, f"study {name!r}", note))
     if found:
         return found, None
     return [], (
@@ -388,9 +392,10 @@ def _mark_best(ax, data: StudyData, coords: np.ndarray, annotate: bool) -> None:
     for rank, key in enumerate(data.best_keys()):
         x, y = coords[index[key]]
         ax.scatter([x], [y], s=320, marker="*", facecolors="none", edgecolors="red", lw=1.5, zorder=5)
-        if annotate:
-            ax.annotate(f"#{key}" if rank else f"#{key} best", (x, y), xytext=(6, 6),
-                        textcoords="offset points", fontsize=8, color="darkred",
+        if annotate:  # staggered, so that labels of nearby best trials do not overlap
+            dx, dy, ha = ((9, 7, "left"), (9, -13, "left"), (-9, 7, "right"))[rank % 3]
+            ax.annotate(f"#{key}" if rank else f"#{key} best", (x, y), xytext=(dx, dy),
+                        textcoords="offset points", fontsize=8, color="darkred", ha=ha,
                         fontweight="bold" if rank == 0 else "normal", zorder=6)  # fmt: skip
 
 
@@ -522,7 +527,8 @@ def _history_text(data: StudyData, baselines: list[Baseline], note: str | None) 
     if baselines:
         lines.append(
             "The baseline is a random-search run of the same search space "
-            + "; ".join(f"({b.source}, {len(b.values)} completed trials)" for b in baselines)
+            + "; ".join(f"({b.source}, {len(b.values)} completed trials"
+                        + (f"; {b.note})" if b.note else ")") for b in baselines)
             + ". One run of each sampler: the gap is an observation on this study, not a "
             "significance test (`manifold-search benchmark` compares samplers over seeds)."
         )
