@@ -120,6 +120,30 @@ class Mnist1DTable(Problem):
         return out
 
 
+    def random_draw_probabilities(self) -> np.ndarray:
+        """Probability of each row under Optuna's RandomSampler on the grid space.
+
+        The family is drawn first (1/3 each), then every parameter of that family
+        uniformly: each row of a family has probability 1 / (3 x rows in the family).
+        """
+        families = [p["family"] for p in self.params]
+        counts = {f: families.count(f) for f in set(families)}
+        return np.array([1.0 / (len(counts) * counts[f]) for f in families])
+
+    def random_search_regret(self, n_trials: int) -> tuple[float, None]:
+        """Exact expected regret of RandomSampler after ``n_trials`` (draws with replacement).
+
+        With rows sorted by value and ``F`` the probability of drawing a value at
+        most ``v``, ``E[best] = sum_v v (F(v)^n - F(v-)^n)``.
+        """
+        values, inverse = np.unique(self.val_accuracy, return_inverse=True)
+        mass = np.bincount(inverse, weights=self.random_draw_probabilities(), minlength=len(values))
+        cdf = np.clip(np.cumsum(mass), 0.0, 1.0)
+        below = np.concatenate([[0.0], cdf[:-1]])
+        expected = float(values @ (cdf**n_trials - below**n_trials))
+        return self.optimum - expected, None
+
+
 def _factory() -> Problem:
     return Mnist1DTable.load()
 
