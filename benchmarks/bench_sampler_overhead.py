@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--doc", default="docs/sampler_overhead.md")
     args = parser.parse_args()
     command = [
-        "manifold-search", "benchmark", "--problem", "mnist1d-table", "--samplers", args.samplers,
+        sys.executable, "-m", "manifold_search.cli", "benchmark", "--problem", "mnist1d-table", "--samplers", args.samplers,
         "--seeds", str(args.seeds), "--trials", str(args.trials), "--jobs", "2",
         "--budgets", f"100,200,{args.trials}", "--out", args.out, "--no-progress",
     ]  # fmt: skip
@@ -46,7 +46,7 @@ def main() -> None:
         "# Sampler overhead with 200 finished trials",
         "",
         f"Command: `python benchmarks/bench_sampler_overhead.py --trials {args.trials} --seeds {args.seeds}`"
-        f" (runs `{' '.join(command)}`). Machine: {os.cpu_count()} cores, shared; one thread per run.",
+        f" (runs `manifold-search {' '.join(command[3:])}`). Machine: {os.cpu_count()} cores, shared; one thread per run.",
         "",
         "Time inside the sampler (all Optuna sampler hooks, including the manifold sampler's "
         "after-trial annotation: features, region score, PHATE refit) for trials 201 and later.",
