@@ -79,6 +79,25 @@ def norm_1d(name: str, features: int, *, channels_first: bool) -> torch.nn.Modul
     return get_norm_layer(name)(features)
 
 
+class MLP(torch.nn.Module):
+    """Blocks of (linear, norm, activation, dropout) and a linear head; flattens its input."""
+
+    def __init__(self, in_features: int, n_classes: int, depth: int, width: int, act: str,
+                 norm: str, dropout: float) -> None:  # fmt: skip
+        super().__init__()
+        layers: list[torch.nn.Module] = [torch.nn.Flatten()]
+        features = in_features
+        for _ in range(depth):
+            layers += [torch.nn.Linear(features, width), norm_1d(norm, width, channels_first=False)]
+            layers += [activation(act), torch.nn.Dropout(dropout)]
+            features = width
+        self.body = torch.nn.Sequential(*layers)
+        self.head = torch.nn.Linear(features, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
 class SearchSpace(abc.ABC):
     """Base class of the ready search spaces.
 

@@ -17,30 +17,14 @@ from torch import nn
 
 from search_spaces.base import (
     ACTIVATIONS,
+    MLP,
     SearchSpace,
     Splits,
     activation,
-    norm_1d,
     stratified_split,
 )
 
 N_CLASSES = 10
-
-
-class DigitsMLP(nn.Module):
-    def __init__(self, depth: int, width: int, act: str, norm: str, dropout: float):
-        super().__init__()
-        layers: list[nn.Module] = [nn.Flatten()]
-        features = 64
-        for _ in range(depth):
-            layers += [nn.Linear(features, width), norm_1d(norm, width, channels_first=False)]
-            layers += [activation(act), nn.Dropout(dropout)]
-            features = width
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(features, N_CLASSES)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
 
 
 class DigitsCNN(nn.Module):
@@ -95,7 +79,8 @@ class DigitsSpace(SearchSpace):
 
     def build(self, config: dict[str, Any]) -> nn.Module:
         if config["family"] == "mlp":
-            return DigitsMLP(config["depth"], config["width"], config["activation"], config["norm"], config["dropout"])
+            return MLP(64, N_CLASSES, config["depth"], config["width"], config["activation"],
+                       config["norm"], config["dropout"])  # fmt: skip
         if config["family"] == "cnn":
             return DigitsCNN(config["depth"], config["channels"], config["activation"], config["batchnorm"], config["dropout"])
         raise ValueError(f"unknown digits family '{config['family']}'; choose mlp or cnn")

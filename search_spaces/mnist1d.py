@@ -20,6 +20,7 @@ from torch import nn
 
 from search_spaces.base import (
     ACTIVATIONS,
+    MLP,
     SearchSpace,
     Splits,
     activation,
@@ -40,22 +41,6 @@ def mnist1d_arrays(seed: int = 42) -> dict[str, np.ndarray]:
     args.seed = seed
     data = make_dataset(args)
     return {key: np.asarray(data[key]) for key in ("x", "y", "x_test", "y_test")}
-
-
-class MLP(nn.Module):
-    def __init__(self, depth: int, width: int, act: str, norm: str, dropout: float):
-        super().__init__()
-        layers: list[nn.Module] = []
-        features = SEQ_LEN
-        for _ in range(depth):
-            layers += [nn.Linear(features, width), norm_1d(norm, width, channels_first=False)]
-            layers += [activation(act), nn.Dropout(dropout)]
-            features = width
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(features, N_CLASSES)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
 
 
 class CNN1d(nn.Module):
@@ -152,7 +137,8 @@ class Mnist1DSpace(SearchSpace):
     def build(self, config: dict[str, Any]) -> nn.Module:
         family = config["family"]
         if family == "mlp":
-            return MLP(config["depth"], config["width"], config["activation"], config["norm"], config["dropout"])
+            return MLP(SEQ_LEN, N_CLASSES, config["depth"], config["width"], config["activation"],
+                       config["norm"], config["dropout"])  # fmt: skip
         if family == "cnn":
             return CNN1d(
                 config["depth"], config["channels"], config["kernel"],
