@@ -12,9 +12,10 @@ worker running it (user attribute ``manifold_search:worker``). On (re)start, a
 RUNNING trial whose process on this host no longer exists was left by a killed
 run and is marked FAIL. With one worker, RUNNING trials whose owner cannot be
 checked (no record, or another host of a SQLite file) are failed too; with
-several workers they are left alone. Storages other than SQLite get Optuna's
-heartbeat (``heartbeat_interval``), so trials of workers that died on other
-machines are failed by Optuna itself after the grace period.
+several workers they are left alone. Storages other than SQLite (possible only
+with ``record = false``: the spaces keep networks beside a SQLite file) get
+Optuna's heartbeat (``heartbeat_interval``), so trials of workers that died on
+other machines are failed by Optuna itself after the grace period.
 
 Parallel workers. ``workers=K`` starts K processes (``spawn`` context, one
 torch/BLAS thread each) on the shared storage. Worker ``k`` seeds its sampler
@@ -165,6 +166,14 @@ def make_plan(
             validate_storage_url(storage, "--storage")
         except ConfigError as exc:
             raise RunError(str(exc)) from None
+    url = config.storage_url(storage)
+    if not url.startswith("sqlite:///") and config.space.options.get("record", True) is not False:
+        raise RunError(
+            f"storage {url!r}: the search spaces record each trained network in an artifact "
+            "store beside a SQLite file, and a database server has no such place; use a "
+            "sqlite:///PATH storage (one machine, several --workers), or set record = false "
+            "in [space] (no manifold: the sampler then works on parameters alone)"
+        )
     section = config.sampler
     name = config.study.name
     if sampler is not None and sampler != config.sampler.name:
@@ -178,7 +187,7 @@ def make_plan(
     return StudyPlan(
         config=config,
         study_name=name,
-        storage_url=config.storage_url(storage),
+        storage_url=url,
         sampler=section,
         seed=config.study.seed if seed is None else seed,
         n_trials=config.study.n_trials if trials is None else trials,

@@ -110,6 +110,7 @@ def test_cli_config_errors_exit_2_without_traceback(tmp_path, capsys):
     good.write_text(GOOD.format(out=tmp_path / "out"))
     for argv, part in [
         (["--storage", "mysqlish://x"], "--storage: 'mysqlish://x' is not a database URL"),
+        (["--storage", "postgresql://user@host/db"], "use a sqlite:///PATH storage"),
         (["--sampler", "nope"], "unknown sampler 'nope'"),
         (["--trials", "0"], "--trials must be at least 1"),
         (["--workers", "0"], "--workers must be at least 1"),
