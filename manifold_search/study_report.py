@@ -328,7 +328,12 @@ def fmt(value: Any, digits: int = 3) -> str:
 
 
 def format_params(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={fmt(v) if isinstance(v, float) else v}" for k, v in params.items())
+    """``family=cnn, lr=0.00993, ...``: floats to 3 significant digits."""
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+def fmt_seconds(value: Any) -> str:
+    return f"{value:.2f}" if _finite(value) else "-"
 
 
 def _options(section: dict[str, Any] | None) -> str:
@@ -507,7 +512,7 @@ def _trial_table(data: StudyData) -> list[str]:
         ua = t.user_attrs
         lines.append(
             f"| {rank} | {t.number} | {fmt(t.value)} | {fmt(ua.get('test_accuracy'))} | "
-            f"{fmt(ua.get('n_params'))} | {fmt(ua.get('train_seconds'))} | {format_params(t.params)} |"
+            f"{fmt(ua.get('n_params'))} | {fmt_seconds(ua.get('train_seconds'))} | {format_params(t.params)} |"
         )
     return lines
 
@@ -562,7 +567,7 @@ def render(data: StudyData, baselines: list[Baseline], baseline_note: str | None
         f"- Trials: {counts['COMPLETE']} complete, {counts['PRUNED']} pruned, {counts['FAIL']} failed, "
         f"{counts['RUNNING']} running (target {meta.get('n_trials', '-')})",
         f"- Training time: {format_seconds(sum(seconds))} in total, median "
-        f"{fmt(float(np.median(seconds))) if seconds else '-'} s per trial; first trial start "
+        f"{fmt_seconds(float(np.median(seconds))) if seconds else '-'} s per trial; first trial start "
         f"to last trial end {format_seconds(span)}",
         f"- Config: `{meta.get('config', '-')}`; written "
         f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `manifold-search report`",
