@@ -1,6 +1,7 @@
 """A digits space whose objective sleeps on one trial (for kill/interrupt tests of the runner).
 
-``SLOW_TRIAL`` (trial number) and ``SLOW_SECONDS`` come from the environment, so the
+``SLOW_TRIAL`` (trial number) and ``SLOW_SECONDS``, or ``INTERRUPT_TRIAL`` (raise
+KeyboardInterrupt there, as Ctrl-C would), come from the environment, so the
 space's options, which a resumed study checks, stay the same across runs.
 """
 
@@ -12,6 +13,8 @@ from search_spaces.digits import DigitsSpace
 
 class SlowDigits(DigitsSpace):
     def objective(self, trial):
+        if trial.number == int(os.environ.get("INTERRUPT_TRIAL", "-1")):
+            raise KeyboardInterrupt  # what Ctrl-C does to the running trial
         if trial.number == int(os.environ.get("SLOW_TRIAL", "-1")):
             time.sleep(float(os.environ.get("SLOW_SECONDS", "0")))
         return super().objective(trial)
