@@ -48,9 +48,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--trials", type=int, metavar="N",
                    help="target number of finished trials (default: [study] n_trials)")
     p.add_argument("--storage", metavar="URL",
-                   help="Optuna storage URL, e.g. sqlite:///path/study.db or "
-                   "postgresql://user@host/db (default: [study] storage, else "
-                   "<output_dir>/study.db)")
+                   help="Optuna storage URL, sqlite:///path/study.db (the recorded networks "
+                   "go to study.db.artifacts/ beside it; a database server such as "
+                   "postgresql://... only with [space] record = false) (default: [study] "
+                   "storage, else <output_dir>/study.db)")
     p.add_argument("--sampler", metavar="NAME",
                    help="manifold, tpe, gp, random, ... or package.module:Class (default: "
                    "[sampler] name); another sampler than the config's runs its own study "
