@@ -47,7 +47,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from manifold_search._threads import thread_env
 from manifold_search.study_config import (
     ConfigError,
     SamplerSection,
@@ -79,7 +80,6 @@ ERROR_LOG = "errors.log"
 #: Consecutive failed trials after which a worker stops (a broken setup, not bad luck).
 MAX_CONSECUTIVE_FAILURES = 3
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 class RunError(ValueError):
@@ -377,22 +377,6 @@ def trial_loop(
             return "failing"
 
 
-@contextlib.contextmanager
-def _thread_env(threads: int) -> Iterator[None]:
-    """Environment that spawned workers inherit before they import numpy or torch."""
-    saved = {var: os.environ.get(var) for var in _THREAD_VARS}
-    try:
-        for var in _THREAD_VARS:
-            os.environ[var] = str(threads)
-        yield
-    finally:
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
-
-
 def _quiet() -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by the runner
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -610,7 +594,7 @@ def _run_workers(plan: StudyPlan, n_existing: int, bar: _Progress) -> bool:
 
     ctx = multiprocessing.get_context("spawn")
     processes = []
-    with _thread_env(1):
+    with thread_env(1):
         for k in range(plan.workers):
             process = ctx.Process(target=_worker_main, args=(plan, k, n_existing),
                                   name=f"manifold-search-worker-{k}", daemon=False)  # fmt: skip

@@ -27,7 +27,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -570,7 +570,7 @@ def render(data: StudyData, baselines: list[Baseline], baseline_note: str | None
         f"{fmt_seconds(float(np.median(seconds))) if seconds else '-'} s per trial; first trial start "
         f"to last trial end {format_seconds(span)}",
         f"- Config: `{meta.get('config', '-')}`; written "
-        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `manifold-search report`",
+        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} by `manifold-search report`",
         "",
         "## Best trials",
         "",

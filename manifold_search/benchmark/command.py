@@ -7,7 +7,7 @@ import shlex
 import sys
 import textwrap
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -202,7 +202,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError(f"no sampler left to run on {problem.name}; choose others with --samplers")
 
     out = Path(args.out) if args.out else Path("runs") / "benchmark" / args.problem.replace(":", "_")
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     try:
         outcome = run_benchmark(

@@ -14,23 +14,23 @@ parameters, and the seconds spent inside the sampler (``TimedSampler``).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import sys
 import time
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import optuna
 
+from manifold_search._threads import THREAD_VARS, thread_env
 from manifold_search.benchmark import store
 from manifold_search.benchmark.problems import (
     TEST_VALUE_ATTR,
@@ -41,8 +41,6 @@ from manifold_search.benchmark.problems import (
 )
 from manifold_search.benchmark.samplers import SamplerSpec
 from manifold_search.benchmark.timing import TimedSampler
-
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -150,7 +148,7 @@ def execute(problem: Problem, spec: SamplerSpec, seed: int, n_trials: int) -> di
 
 def _configure_worker(threads: int) -> None:
     """Initializer of each worker process: thread counts, quiet Optuna."""
-    for var in _THREAD_VARS:
+    for var in THREAD_VARS:
         os.environ[var] = str(threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
@@ -174,28 +172,12 @@ def run_task(task: RunTask) -> tuple[str, int, str | None, float]:
     record = {
         **task.spec(),
         **record,
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "threads": task.threads,
     }
     store.write_json_atomic(Path(task.path), record)
     err_file.unlink(missing_ok=True)
     return spec.label, task.seed, None, time.perf_counter() - start
-
-
-@contextlib.contextmanager
-def _thread_env(threads: int) -> Iterator[None]:
-    """Spawned workers inherit these before they import numpy or torch."""
-    saved = {var: os.environ.get(var) for var in _THREAD_VARS}
-    try:
-        for var in _THREAD_VARS:
-            os.environ[var] = str(threads)
-        yield
-    finally:
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
 
 
 def plan(
@@ -278,7 +260,7 @@ def run_benchmark(
             optuna.logging.set_verbosity(verbosity)
         else:
             ctx = get_context("spawn")
-            with _thread_env(threads), ProcessPoolExecutor(
+            with thread_env(threads), ProcessPoolExecutor(
                 max_workers=jobs, mp_context=ctx, initializer=_configure_worker,
                 initargs=(threads,),
             ) as pool:
