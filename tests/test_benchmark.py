@@ -341,3 +341,14 @@ def test_mean_variant_is_noise_free_with_the_seed_mean_oracle():
     assert all(t.value == t.user_attrs[TEST_VALUE_ATTR] for t in study.trials)
     with pytest.raises(ProblemError, match="unknown table"):
         get_problem("mean:no-such-table")
+
+
+def test_live_flag_is_the_live_problem_family(tmp_path):
+    from manifold_search.cli import main
+
+    assert main(["benchmark", "--live", "digits", "--problem", "x", "--out", str(tmp_path)]) == 2
+    code = main(["benchmark", "--live", "digits,epochs=1,probe_size=32", "--samplers", "random",
+                 "--seeds", "1", "--trials", "2", "--jobs", "1", "--out", str(tmp_path / "live"),
+                 "--no-progress"])
+    assert code == 0
+    assert (tmp_path / "live" / "report.md").exists()

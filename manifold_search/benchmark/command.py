@@ -53,6 +53,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--problem", metavar="NAME",
                    help="problem name (see --list), 'family:arg', or 'package.module:attribute'")
+    p.add_argument("--live", metavar="SPACE",
+                   help="train for real on a search space (mnist1d, digits, ...): the same as "
+                   "--problem live:SPACE; use fewer seeds and trials than for tables")
     p.add_argument("--samplers", default=DEFAULT_SAMPLERS, metavar="LIST",
                    help="comma-separated samplers, each NAME or LABEL=NAME; NAME is one of "
                    f"{', '.join(SAMPLERS)} or 'package.module:Class' (default: {DEFAULT_SAMPLERS})")
@@ -176,8 +179,12 @@ def run_command(args: argparse.Namespace) -> int:
         _print_summary(doc, Path(args.out))
         return 0
 
+    if args.live:
+        if args.problem:
+            raise UsageError("give either --problem or --live SPACE, not both")
+        args.problem = f"live:{args.live}"
     if not args.problem:
-        raise UsageError("--problem is required; see --list for the problem names")
+        raise UsageError("--problem (or --live SPACE) is required; see --list for the problem names")
     n_trials = _positive_int(args.trials, "--trials")
     jobs = _positive_int(args.jobs, "--jobs")
     threads = _positive_int(args.threads, "--threads")
