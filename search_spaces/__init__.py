@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from manifold_search._imports import import_object
 from search_spaces.base import SearchSpace
 
 _REGISTRY = {
@@ -25,15 +25,10 @@ def available() -> list[str]:
 
 
 def _import(path: str) -> Any:
-    module_name, _, attr = path.partition(":")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValueError(f"cannot import search space module '{module_name}': {error}") from error
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ValueError(f"module '{module_name}' has no attribute '{attr}'") from None
+        return import_object(path)
+    except ValueError as exc:
+        raise ValueError(f"search space {path!r}: {exc}") from exc
 
 
 def get_space(name: str, **options: Any) -> SearchSpace:

@@ -265,15 +265,16 @@ class SearchSpace(abc.ABC):
             correct += int((pred == y[first : first + 1024]).sum())
         return correct / len(y)
 
-    def objective(self, trial: optuna.Trial) -> float:
+    def objective(self, trial: optuna.Trial, report: bool = True) -> float:
         """Suggest, build, train, record; return validation accuracy (maximise).
 
         Test accuracy, training seconds and parameter count are stored as the
-        trial's user attributes.
+        trial's user attributes. ``report=False`` trains without reporting
+        per-epoch values (so no pruner can stop the trial).
         """
         config = self.suggest(trial)
         model = self.seeded_build(config)
-        metrics = self.train_and_evaluate(model, config, trial)
+        metrics = self.train_and_evaluate(model, config, trial if report else None)
         for key in ("test_accuracy", "train_seconds", "n_params", "epochs_run", "diverged"):
             trial.set_user_attr(key, metrics[key])
         if self.record:

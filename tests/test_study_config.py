@@ -85,7 +85,7 @@ def test_missing_tables_and_keys(tmp_path):
     assert "[space] table is missing" in _error(tmp_path, '[study]\nname = "a"\nn_trials = 1\n')
     assert "[study] n_trials is missing" in _error(tmp_path, '[study]\nname = "a"\n[space]\nname = "digits"\n')
     message = _error(tmp_path, '[study]\nname = "a"\nn_trials = 1\n[space]\nname = "nomodule:Y"\n')
-    assert "cannot import search space module 'nomodule'" in message
+    assert "search space 'nomodule:Y': cannot import module 'nomodule'" in message
 
 
 def _cli(capsys, argv):

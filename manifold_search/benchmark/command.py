@@ -184,7 +184,7 @@ def run_command(args: argparse.Namespace) -> int:
             raise UsageError("give either --problem or --live SPACE, not both")
         args.problem = f"live:{args.live}"
     if not args.problem:
-        raise UsageError("--problem (or --live SPACE) is required; see --list for the problem names")
+        raise UsageError("--problem is required (or --live SPACE); see --list for the problem names")
     n_trials = _positive_int(args.trials, "--trials")
     jobs = _positive_int(args.jobs, "--jobs")
     threads = _positive_int(args.threads, "--threads")

@@ -33,6 +33,8 @@ from typing import Any
 
 import optuna
 
+from manifold_search._imports import import_object
+
 #: Trial user attribute in which an objective may record a held-out ("test")
 #: value of the configuration it evaluated. The harness reports the test value
 #: of the incumbent (the trial with the best objective value so far).
@@ -207,22 +209,10 @@ _cached: dict[str, Problem] = {}
 
 
 def _from_import_path(path: str) -> Problem:
-    module_name, _, attr = path.partition(":")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ProblemError(
-            f"cannot import module {module_name!r} for problem {path!r} ({exc}); "
-            "check the import path 'package.module:attribute'"
-        ) from exc
-    obj: Any = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ProblemError(
-                f"module {module_name!r} has no attribute {attr!r}; "
-                "check the import path 'package.module:attribute'"
-            )
-        obj = getattr(obj, part)
+        obj = import_object(path)
+    except ValueError as exc:
+        raise ProblemError(f"{exc}; check the import path 'package.module:attribute'") from exc
     if isinstance(obj, Problem):
         return obj
     if callable(obj):

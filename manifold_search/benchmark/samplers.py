@@ -43,6 +43,7 @@ from typing import Any
 import optuna
 from optuna.samplers import BaseSampler
 
+from manifold_search._imports import import_object
 from manifold_search.benchmark.problems import Problem
 
 
@@ -153,22 +154,12 @@ class SamplerSpec:
         return cls(data["label"], data["name"], dict(data.get("kwargs", {})))
 
     def _import(self) -> Callable[..., BaseSampler]:
-        module_name, _, attr = self.name.partition(":")
         try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
+            obj = import_object(self.name)
+        except ValueError as exc:
             raise SamplerError(
-                f"cannot import {module_name!r} for sampler {self.name!r} ({exc}); "
-                "give an importable 'package.module:Class'"
+                f"{exc} for sampler {self.name!r}; give an importable 'package.module:Class'"
             ) from exc
-        obj: Any = module
-        for part in attr.split("."):
-            if not hasattr(obj, part):
-                raise SamplerError(
-                    f"module {module_name!r} has no attribute {attr!r}; "
-                    "give an importable 'package.module:Class'"
-                )
-            obj = getattr(obj, part)
         if not callable(obj):
             raise SamplerError(f"{self.name!r} is not a sampler class or factory")
         return obj
