@@ -25,9 +25,11 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -159,7 +161,7 @@ def default_artifact_store(study: optuna.Study) -> FileSystemArtifactStore:
     """The artifact store that lives beside a study's storage.
 
     SQLite ``path/x.db`` -> ``path/x.db.artifacts/``; a journal file likewise.
-    An in-memory study gets a temporary directory for the life of the process.
+    An in-memory study gets a temporary directory, removed when the process exits.
     Other storages (PostgreSQL, MySQL, gRPC) have no place on disk: pass an
     ``optuna.artifacts`` store (e.g. ``Boto3ArtifactStore``) explicitly.
     """
@@ -178,9 +180,10 @@ def default_artifact_store(study: optuna.Study) -> FileSystemArtifactStore:
     if isinstance(inner, optuna.storages.InMemoryStorage):
         key = id(inner)
         if key not in _IN_MEMORY_STORES:
-            _IN_MEMORY_STORES[key] = FileSystemArtifactStore(
-                tempfile.mkdtemp(prefix="manifold_search_artifacts_")
-            )
+            directory = tempfile.mkdtemp(prefix="manifold_search_artifacts_")
+            # the study dies with the process, and so may its networks
+            atexit.register(shutil.rmtree, directory, ignore_errors=True)
+            _IN_MEMORY_STORES[key] = FileSystemArtifactStore(directory)
         return _IN_MEMORY_STORES[key]
     raise ValueError(
         f"cannot place an artifact store beside storage {type(inner).__name__}; pass "
