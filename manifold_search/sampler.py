@@ -58,6 +58,16 @@ ATTR_PROPOSAL = "manifold_search:proposal"
 ATTR_NETWORK = "manifold_search:manifold"
 
 
+def _observed(trial: FrozenTrial) -> float:
+    """What a trial tells about its configuration: its value, a pruned trial's last
+    intermediate value, else NaN (running trials, pruned before any report, NaN reports)."""
+    if trial.state == TrialState.COMPLETE:
+        return float(trial.value)
+    if trial.state == TrialState.PRUNED and trial.intermediate_values:
+        return float(trial.intermediate_values[max(trial.intermediate_values)])
+    return float("nan")
+
+
 class ManifoldSampler(BaseSampler):
     """Propose configurations from dense, high-performing regions of the network manifold.
 
@@ -207,8 +217,7 @@ class ManifoldSampler(BaseSampler):
     def _history(self, study: Study) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
         trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
                                                             TrialState.RUNNING), use_cache=True)  # fmt: skip
-        done = [t for t in trials if t.state == TrialState.COMPLETE
-                or (t.state == TrialState.PRUNED and t.intermediate_values)]  # fmt: skip
+        done = [t for t in trials if np.isfinite(_observed(t))]
         running = [t for t in trials if t.state == TrialState.RUNNING and t.params]
         return done, running
 
@@ -218,9 +227,7 @@ class ManifoldSampler(BaseSampler):
         if len(complete) < self.n_startup_trials:
             return {}
         sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
-        values = np.array([sign * (t.value if t.state == TrialState.COMPLETE
-                                   else t.intermediate_values[max(t.intermediate_values)])
-                           for t in done])  # fmt: skip
+        values = np.array([sign * _observed(t) for t in done])
         distributions: dict[str, BaseDistribution] = {}
         for t in done:
             distributions.update(t.distributions)

@@ -147,3 +147,16 @@ def test_threads_share_one_sampler():
     study.optimize(lambda t: (t.suggest_float("x", -2, 2) - 0.5) ** 2, n_trials=16, n_jobs=2)
     assert len(study.get_trials(states=[optuna.trial.TrialState.COMPLETE])) == 16
     assert len({t.params["x"] for t in study.trials}) == 16
+
+
+def test_nan_intermediate_values_are_ignored():
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        if trial.number % 4 == 3:
+            trial.report(float("nan"), 0)
+            raise optuna.TrialPruned()
+        return x
+
+    study = optuna.create_study(direction="maximize", sampler=ManifoldSampler(seed=2, n_startup_trials=3))
+    study.optimize(objective, n_trials=12)
+    assert study.best_value > 0.5
