@@ -239,8 +239,7 @@ class ManifoldSampler(BaseSampler):
         # distances between trials for the region scores: network distances where both
         # recorded a network, else (and in the ablation) distances over the parameters
         with_net, net_d = self._network_distances(study, done)
-        uniform = np.ones(len(encoder.columns))
-        weights = uniform
+        weights = np.ones(len(encoder.columns))  # the GP's metric (uniform unless metric="network")
         region_d = np.sqrt((param_d**2).sum(axis=2))
         if with_net is not None:
             if self.metric == "network":
@@ -268,7 +267,7 @@ class ManifoldSampler(BaseSampler):
             return {}
         candidates = list(unique.values())
 
-        # surrogate with the learned metric; running trials enter as pessimistic lies
+        # GP surrogate over the parameters; running trials enter as pessimistic lies
         train_x, train_y = x, values
         if self.constant_liar and running:
             train_x = np.vstack([x, encoder.encode([t.params for t in running])])
