@@ -117,7 +117,7 @@ class CandidateGenerator:
             value = self._mutate_value(name, config[name], spread)
             keys = self._donor_keys(name, value, config)
             if set(keys) != set(config):  # a structural parameter: adopt the donor's active set
-                donor = next(c for c in self.configs if tuple(c) == keys or set(c) == set(keys))
+                donor = next(c for c in self.configs if set(c) == set(keys))
                 config = {k: config.get(k, donor[k]) for k in keys}
             config[name] = value
         return config

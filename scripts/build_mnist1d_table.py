@@ -57,7 +57,8 @@ def train_one(index: int, params: dict, workdir: str, components: int) -> tuple[
     config = to_config(params)
 
     class Curve:  # collects per-epoch validation accuracy like an Optuna trial would
-        values: list[float] = []
+        def __init__(self) -> None:
+            self.values: list[float] = []
 
         def report(self, value, step):
             self.values.append(value)
@@ -66,7 +67,6 @@ def train_one(index: int, params: dict, workdir: str, components: int) -> tuple[
             return False
 
     curve = Curve()
-    curve.values = []
     model = space.seeded_build(config)
     metrics = space.train_and_evaluate(model, config, curve)
     rep = capture_representations(model, space.probe())["penultimate"]
