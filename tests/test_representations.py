@@ -16,7 +16,8 @@ from manifold_search import (
     load_representation,
     record_network,
 )
-from manifold_search.representations import RECORD_ATTR, default_artifact_store
+from manifold_search._attrs import RECORD
+from manifold_search.representations import default_artifact_store
 
 
 def _probe(seed=0, n=24):
@@ -75,7 +76,7 @@ def test_record_and_load_round_trip(tmp_path):
 
     study.optimize(objective, n_trials=2)
     for trial in study.trials:
-        reference = trial.user_attrs[RECORD_ATTR]
+        reference = trial.user_attrs[RECORD]
         assert reference["probe"] == probe.fingerprint
         assert reference["layers"]["penultimate"] == [24, 8 + trial.number]
         rep = load_representation(study, trial)

@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from manifold_search import ManifoldSampler
-from manifold_search.sampler import ATTR_PROPOSAL
+from manifold_search._attrs import PLACEMENT, PROPOSAL
 from search_spaces import get_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -32,9 +32,9 @@ def test_drop_in_with_recorded_networks(space):
     study = _run(space)
     trials = study.trials
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
-    proposed = [t for t in trials[4:] if ATTR_PROPOSAL in t.user_attrs]
+    proposed = [t for t in trials[4:] if PROPOSAL in t.user_attrs]
     assert proposed, "no trial was proposed from the manifold"
-    info = proposed[-1].user_attrs[ATTR_PROPOSAL]
+    info = proposed[-1].user_attrs[PROPOSAL]
     assert info["distance"] == "network"
     assert set(info["metric_weights"]) >= {"family", "lr", "optimizer"}
     # conditional parameters stay consistent with the family
@@ -50,7 +50,7 @@ def test_drop_in_with_recorded_networks(space):
 def test_minimize_is_supported(space):
     study = _run(space, n_trials=7, direction="minimize")
     assert study.best_value <= min(t.value for t in study.trials)
-    assert any(ATTR_PROPOSAL in t.user_attrs for t in study.trials[4:])
+    assert any(PROPOSAL in t.user_attrs for t in study.trials[4:])
 
 
 def test_same_seed_same_proposals(space):
@@ -71,7 +71,7 @@ def test_objective_without_records_falls_back_and_says_so_once(caplog):
     warnings = [r for r in caplog.records if "parameter distances alone" in r.message]
     assert len(warnings) == 1
     assert study.best_value < 1.0
-    assert study.trials[-1].user_attrs[ATTR_PROPOSAL]["distance"] == "params"
+    assert study.trials[-1].user_attrs[PROPOSAL]["distance"] == "params"
 
 
 def test_failed_and_pruned_trials_do_not_break_it():
@@ -126,14 +126,12 @@ study.optimize(space.objective, n_trials=4)
     study = optuna.load_study(study_name="shared", storage=storage)
     complete = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
     assert len(complete) == 8
-    assert any(ATTR_PROPOSAL in t.user_attrs for t in complete)
+    assert any(PROPOSAL in t.user_attrs for t in complete)
 
 
 def test_finished_trials_carry_manifold_attributes(space):
-    from manifold_search.sampler import ATTR_NETWORK
-
     study = _run(space, n_trials=6)
-    info = study.trials[-1].user_attrs[ATTR_NETWORK]
+    info = study.trials[-1].user_attrs[PLACEMENT]
     assert {"class_separation", "spectral_entropy", "h1_total_persistence"} <= set(info["features"])
     assert len(info["coordinates"]) == 2 and 0.0 <= info["region_score"] <= 1.0
     import json
