@@ -77,6 +77,14 @@ from manifold_search.representations import network_reference
 _logger = logging.getLogger(__name__)
 
 
+def _require_single_objective(study: Study) -> None:
+    if len(study.directions) > 1:
+        raise ValueError(
+            "ManifoldSampler supports single-objective studies only; use "
+            "optuna.samplers.NSGAIISampler or TPESampler for multi-objective studies"
+        )
+
+
 @dataclass(frozen=True)
 class _TrialGeometry:
     """Distances between the finished trials, and the surrogate's metric over parameters."""
@@ -180,15 +188,12 @@ class ManifoldSampler(BaseSampler):
         return {}
 
     def sample_relative(self, study, trial, search_space) -> dict[str, Any]:
+        _require_single_objective(study)  # refuse at the trial's start, before any work
         return {}
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:  # fmt: skip
-        if len(study.directions) > 1:
-            raise ValueError(
-                "ManifoldSampler supports single-objective studies only; use "
-                "optuna.samplers.NSGAIISampler or TPESampler for multi-objective studies"
-            )
+        _require_single_objective(study)
         key = (study.study_name, trial.number)
         with self._lock:
             if key not in self._plans:
