@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Hashable, Iterable
 from typing import Any
 
@@ -49,24 +48,6 @@ from manifold_search.geometry import (
 )
 from manifold_search.records import read_networks
 from manifold_search.representations import DEFAULT_LAYER
-
-
-def collapse_nonfinite(representation: np.ndarray, key: Hashable) -> np.ndarray:
-    """A diverged network (NaN/inf activations) as a collapsed one: all probe points together.
-
-    Such a network computes nothing; placing it where a constant representation
-    sits (a uniform diffusion operator) keeps it on the manifold, near the other
-    networks that separate nothing, instead of failing the whole study.
-    """
-    rep = np.asarray(representation, dtype=np.float32)
-    if np.all(np.isfinite(rep)):
-        return rep
-    warnings.warn(
-        f"network {key!r} has NaN/inf activations (diverged training); it is placed as a "
-        "collapsed network (all probe points together)",
-        stacklevel=3,
-    )
-    return np.zeros((len(rep), 1), dtype=np.float32)
 
 
 class NetworkManifold:
@@ -428,17 +409,11 @@ class NetworkManifold:
     def _read(
         self, study: optuna.Study, trials: list[optuna.trial.FrozenTrial], artifact_store: Any
     ) -> tuple[list[tuple[Hashable, np.ndarray]], np.ndarray | None]:
-        """The readable, not yet held networks of ``trials`` (NaN-safe), and the probe labels."""
+        """The readable, not yet held networks of ``trials`` (NaN-safe), and the probe labels;
+        remembers the unreadable ones in :attr:`skipped`."""
         new = [t for t in trials if t.number not in self._index]
         loaded = read_networks(study, new, self.layer, artifact_store)
         for t in new:
             self.skipped.pop(t.number, None)
         self.skipped.update(loaded.skipped)
-        if loaded.other_layers:
-            warnings.warn(
-                f"trials {loaded.other_layers} recorded no layer '{self.layer}' and were left "
-                "out; build the manifold with layer= one of their recorded layers",
-                stacklevel=3,
-            )
-        items = [(key, collapse_nonfinite(rep, key)) for key, rep in loaded.items]
-        return items, loaded.labels
+        return loaded.items, loaded.labels

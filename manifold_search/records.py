@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,11 +42,29 @@ class RecordWarning(UserWarning):
     """A trial's network record could not be read and its network was left out."""
 
 
+def collapse_nonfinite(representation: np.ndarray, key: Hashable) -> np.ndarray:
+    """A diverged network (NaN/inf activations) as a collapsed one: all probe points together.
+
+    Such a network computes nothing; placing it where a constant representation
+    sits (a uniform diffusion operator) keeps it on the manifold, near the other
+    networks that separate nothing, instead of failing the whole study.
+    """
+    rep = np.asarray(representation, dtype=np.float32)
+    if np.all(np.isfinite(rep)):
+        return rep
+    warnings.warn(
+        f"network {key!r} has NaN/inf activations (diverged training); it is placed as a "
+        "collapsed network (all probe points together)",
+        stacklevel=4,
+    )
+    return np.zeros((len(rep), 1), dtype=np.float32)
+
+
 @dataclass
 class LoadedNetworks:
     """What :func:`read_networks` found: readable layers, labels, and what it skipped."""
 
-    items: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (trial number, n x d)
+    items: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (trial, n x d float32)
     labels: np.ndarray | None = None
     skipped: dict[int, str] = field(default_factory=dict)  # broken record: trial -> problem
     other_layers: list[int] = field(default_factory=list)  # recorded, but not this layer
@@ -66,8 +84,9 @@ def read_networks(
 ) -> LoadedNetworks:
     """Load ``layer`` of every trial in ``trials`` that recorded a network.
 
-    Trials without a record are ignored, dropped records skipped silently, and a
-    record that cannot be read is skipped with one :class:`RecordWarning` per record
+    Trials without a record are ignored, dropped records skipped silently, trials that
+    recorded other layers skipped with a warning, a diverged network (NaN/inf) placed as
+    a collapsed one (:func:`collapse_nonfinite`), and a record that cannot be read is skipped with one :class:`RecordWarning` per record
     and process (it is tried again next time, so restoring the file brings it back).
     """
     out = LoadedNetworks()
@@ -91,11 +110,17 @@ def read_networks(
             if _first_time(study, trial.number, reference):
                 fresh.append(str(error))
             continue
-        out.items.append((trial.number, arrays[layer]))
+        out.items.append((trial.number, collapse_nonfinite(arrays[layer], trial.number)))
         if out.labels is None:
             out.labels = arrays["__labels__"]
     if fresh:
         _warn(fresh)
+    if out.other_layers:
+        warnings.warn(
+            f"trials {out.other_layers} recorded no layer '{layer}' and were left out; build "
+            "the manifold with layer= one of their recorded layers",
+            stacklevel=3,
+        )
     return out
 
 
@@ -154,6 +179,7 @@ __all__ = [
     "RecordError",
     "RecordWarning",
     "check_records",
+    "collapse_nonfinite",
     "dropped_records",
     "read_networks",
 ]
