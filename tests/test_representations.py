@@ -129,3 +129,14 @@ def test_in_memory_study_gets_a_private_store():
     study.optimize(lambda t: record_network(t, _model(5), _probe()) and 0.0, n_trials=1)
     assert load_representation(study, 0).shape == (24, 5)
     assert default_artifact_store(study) is default_artifact_store(study)
+
+
+def test_journal_file_storage_keeps_records_beside_the_journal(tmp_path):
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "study.log")))
+    study = optuna.create_study(storage=storage)
+    study.optimize(lambda t: record_network(t, _model(6), _probe()) and 0.0, n_trials=1)
+    assert (tmp_path / "study.log.artifacts").is_dir()
+    assert load_representation(study, 0).shape == (24, 6)
