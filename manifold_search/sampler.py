@@ -176,6 +176,8 @@ class ManifoldSampler(BaseSampler):
         self._warned_no_records = False
 
     def reseed_rng(self) -> None:
+        """Reseed the random start-up draws (Optuna does so for ``n_jobs > 1``). Proposals
+        stay seeded by ``(seed, trial number)``: distinct per trial, and reproducible."""
         self._random.reseed_rng()
 
     @property
@@ -188,7 +190,7 @@ class ManifoldSampler(BaseSampler):
         return {}
 
     def sample_relative(self, study, trial, search_space) -> dict[str, Any]:
-        _require_single_objective(study)  # refuse at the trial's start, before any work
+        _require_single_objective(study)  # Optuna's contract: refuse in either entry point
         return {}
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
