@@ -29,6 +29,7 @@ PRUNED_AT = PREFIX + "pruned_at"  # epoch at which a pruned trial's network was 
 PROBE = PREFIX + "probe"  # fingerprint of the study's probe set
 RUN = PREFIX + "run"  # the runner's plan (config, seed, target) for resume checks
 ARTIFACTS = PREFIX + "artifacts"  # where records and weights live (a folder or an s3:// URL)
+DROPPED = PREFIX + "dropped_records"  # broken records left off the manifold: {trial number: problem}
 
 LEGACY: dict[str, tuple[str, ...]] = {
     RECORD: (PREFIX + "network",),

@@ -207,10 +207,15 @@ def diffusion_spectral_entropy(
 _EIGEN_NOISE = 1e-10
 
 
-def _spectral_entropy(w: np.ndarray, t: float) -> float:
+def _symmetric_conjugate(w: np.ndarray) -> np.ndarray:
+    """``A = D^-1/2 W D^-1/2``: similar to ``P = D^-1 W`` (same eigenvalues) but symmetric,
+    so the spectrum comes from a stable symmetric eigensolver."""
     inv_sqrt = 1.0 / np.sqrt(w.sum(axis=1))
-    sym = w * inv_sqrt[:, None] * inv_sqrt[None, :]
-    eig = np.abs(np.linalg.eigvalsh(sym)[:-1])  # ascending; drop the trivial top eigenvalue 1
+    return w * inv_sqrt[:, None] * inv_sqrt[None, :]
+
+
+def _spectral_entropy(w: np.ndarray, t: float) -> float:
+    eig = np.abs(np.linalg.eigvalsh(_symmetric_conjugate(w))[:-1])  # ascending; drop the trivial top eigenvalue 1
     eig[eig < _EIGEN_NOISE] = 0.0  # round-off of an eigensolver, not spectrum
     mass = eig**t
     total = mass.sum()

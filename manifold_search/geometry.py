@@ -229,8 +229,19 @@ def _flat(operator: np.ndarray) -> np.ndarray:
 
 
 def network_distance(operator_a: np.ndarray, operator_b: np.ndarray) -> float:
-    """Distance between two networks: ``||P_a - P_b||_F`` (float64 accumulation)."""
+    """Distance between two networks: ``||P_a - P_b||_F`` (float64 accumulation).
+
+    Takes two diffusion operators (square, rows summing to 1; see :func:`diffusion_operator`),
+    not representations.
+    """
     a, b = np.asarray(operator_a), np.asarray(operator_b)
+    for which, op in (("first", a), ("second", b)):
+        if op.ndim != 2 or op.shape[0] != op.shape[1] or not np.allclose(op.sum(axis=1), 1.0, atol=1e-3):
+            raise ValueError(
+                f"network_distance takes diffusion operators, but its {which} argument (shape "
+                f"{op.shape}) is not one (square, rows summing to 1); pass "
+                "diffusion_operator(representation) for each network"
+            )
     if a.shape != b.shape:
         raise ValueError(
             f"operators of shape {a.shape} and {b.shape} cannot be compared; record both "

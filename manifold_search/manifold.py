@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Hashable, Iterable
 from typing import Any
 
@@ -47,25 +46,8 @@ from manifold_search.geometry import (
     pairwise_distances,
     single_threaded_blas,
 )
-from manifold_search.representations import DEFAULT_LAYER, load_network, network_reference
-
-
-def collapse_nonfinite(representation: np.ndarray, key: Hashable) -> np.ndarray:
-    """A diverged network (NaN/inf activations) as a collapsed one: all probe points together.
-
-    Such a network computes nothing; placing it where a constant representation
-    sits (a uniform diffusion operator) keeps it on the manifold, near the other
-    networks that separate nothing, instead of failing the whole study.
-    """
-    rep = np.asarray(representation, dtype=np.float32)
-    if np.all(np.isfinite(rep)):
-        return rep
-    warnings.warn(
-        f"network {key!r} has NaN/inf activations (diverged training); it is placed as a "
-        "collapsed network (all probe points together)",
-        stacklevel=3,
-    )
-    return np.zeros((len(rep), 1), dtype=np.float32)
+from manifold_search.records import read_networks
+from manifold_search.representations import DEFAULT_LAYER
 
 
 class NetworkManifold:
@@ -110,6 +92,8 @@ class NetworkManifold:
         self._wasserstein: dict[int, np.ndarray] = {}
         self._embeddings: dict[tuple[Any, ...], np.ndarray] = {}
         self._lock = threading.RLock()
+        #: trials whose record could not be read at the last attempt: {trial number: problem}
+        self.skipped: dict[Hashable, str] = {}
 
     # ------------------------------------------------------------------ container
 
@@ -401,27 +385,35 @@ class NetworkManifold:
         """Add the study's finished networks this manifold does not hold yet.
 
         Returns the trial numbers added. Trials that recorded no network are ignored;
-        trials that recorded other layers than :attr:`layer` are skipped with a warning.
+        trials that recorded other layers than :attr:`layer` are skipped with a warning;
+        a record that cannot be read is skipped with one warning (see
+        :mod:`manifold_search.records`) and listed in :attr:`skipped`.
         """
         trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        items, labels, skipped = [], None, []
-        for trial in trials:
-            if trial.number in self._index:
-                continue
-            reference = network_reference(trial)
-            if reference is None:
-                continue
-            if self.layer not in reference.get("layers", {self.layer: None}):
-                skipped.append(trial.number)
-                continue
-            arrays = load_network(study, trial, artifact_store)
-            items.append((trial.number, collapse_nonfinite(arrays[self.layer], trial.number)))
-            if labels is None and "__labels__" in arrays:
-                labels = arrays["__labels__"]
-        if skipped:
-            warnings.warn(
-                f"trials {skipped} recorded no layer '{self.layer}' and were left out; "
-                "build the manifold with layer= one of their recorded layers",
-                stacklevel=2,
-            )
+        items, labels = self._read(study, trials, artifact_store)
         return self.add_many(items, labels=labels)
+
+    def add_trial(
+        self, study: optuna.Study, trial: optuna.trial.FrozenTrial, artifact_store: Any | None = None
+    ) -> bool:
+        """Add one trial's recorded network, whatever its state in storage; True if held now.
+
+        For a sampler's ``after_trial``, where the trial is finished but not yet stored
+        as COMPLETE. Reads like :meth:`update_from_study` and adds like :meth:`add`.
+        """
+        items, labels = self._read(study, [trial], artifact_store)
+        for key, representation in items:
+            self.add(key, representation, labels)
+        return trial.number in self._index
+
+    def _read(
+        self, study: optuna.Study, trials: list[optuna.trial.FrozenTrial], artifact_store: Any
+    ) -> tuple[list[tuple[Hashable, np.ndarray]], np.ndarray | None]:
+        """The readable, not yet held networks of ``trials`` (NaN-safe), and the probe labels;
+        remembers the unreadable ones in :attr:`skipped`."""
+        new = [t for t in trials if t.number not in self._index]
+        loaded = read_networks(study, new, self.layer, artifact_store)
+        for t in new:
+            self.skipped.pop(t.number, None)
+        self.skipped.update(loaded.skipped)
+        return loaded.items, loaded.labels

@@ -14,14 +14,43 @@ that already took the new value ("donor").
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from manifold_search._params import from_position, is_ordinal, position
 
 Config = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What the sampler proposes for one trial, and why.
+
+    Stored (by :meth:`as_attr`) as the trial's ``manifold_search:proposal`` user
+    attribute, which optuna-dashboard shows beside the trial.
+    """
+
+    params: Config
+    anchors: list[int]  # trial numbers of the (up to 3) best anchors
+    region_score: float | None  # of the first anchor
+    predicted_value: float  # the GP's mean, in the study's direction
+    predicted_std: float
+    metric_weights: dict[str, float]  # the GP's weight per parameter (and "(structure)")
+    distance: Literal["network", "params"]  # what the region scores were measured with
+
+    def as_attr(self) -> dict[str, Any]:
+        """The JSON user attribute (everything but the parameters, which the trial has)."""
+        return {
+            "anchors": self.anchors,
+            "region_score": self.region_score,
+            "predicted_value": self.predicted_value,
+            "predicted_std": self.predicted_std,
+            "metric_weights": self.metric_weights,
+            "distance": self.distance,
+        }
 
 
 def region_scores(distances: np.ndarray, values: np.ndarray, top_fraction: float = 0.25,
@@ -151,7 +180,3 @@ class CandidateGenerator:
 def config_key(config: Mapping[str, Any]) -> tuple:
     """A hashable identity of a configuration (floats rounded to 12 significant digits)."""
     return tuple(sorted((k, float(f"{v:.12g}") if isinstance(v, float) else v) for k, v in config.items()))
-
-
-def has_continuous(distributions: Mapping[str, BaseDistribution]) -> bool:
-    return any(isinstance(d, FloatDistribution) and d.step is None for d in distributions.values())

@@ -31,6 +31,8 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,17 +41,21 @@ import numpy as np
 import optuna
 import torch
 from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
+from optuna.artifacts.exceptions import ArtifactNotFound
 
-#: Trial user attribute holding the JSON reference to a trial's stored network.
-RECORD_ATTR = "manifold_search:network"
-#: Study user attribute holding the probe set's fingerprint.
-PROBE_ATTR = "manifold_search:probe"
+from manifold_search import _optuna_compat
+from manifold_search._attrs import PROBE, RECORD, read_attr
+
 #: Name under which the default representation (input of the classifier) is stored.
 DEFAULT_LAYER = "penultimate"
 
 
 class ProbeMismatchError(ValueError):
     """A network was recorded on another probe set than the study's."""
+
+
+class RecordError(ValueError):
+    """A trial's stored network record cannot be read (missing, truncated, corrupted)."""
 
 
 @dataclass(frozen=True)
@@ -165,20 +171,13 @@ def default_artifact_store(study: optuna.Study) -> FileSystemArtifactStore:
     Other storages (PostgreSQL, MySQL, gRPC) have no place on disk: pass an
     ``optuna.artifacts`` store (e.g. ``Boto3ArtifactStore``) explicitly.
     """
-    storage = study._storage
-    inner = getattr(storage, "_backend", storage)  # unwrap _CachedStorage
-    url = getattr(inner, "url", None)
-    path = None
-    if isinstance(url, str) and url.startswith("sqlite:///"):
-        path = url[len("sqlite:///") :]
-    elif hasattr(inner, "_backend") and hasattr(inner._backend, "_file_path"):
-        path = inner._backend._file_path  # JournalStorage(JournalFileBackend)
+    path = _optuna_compat.storage_file(study)
     if path:
         directory = os.path.abspath(path) + ".artifacts"
         os.makedirs(directory, exist_ok=True)
         return FileSystemArtifactStore(directory)
-    if isinstance(inner, optuna.storages.InMemoryStorage):
-        key = id(inner)
+    if _optuna_compat.is_in_memory(study):
+        key = _optuna_compat.storage_key(study)
         if key not in _IN_MEMORY_STORES:
             directory = tempfile.mkdtemp(prefix="manifold_search_artifacts_")
             # the study dies with the process, and so may its networks
@@ -186,15 +185,16 @@ def default_artifact_store(study: optuna.Study) -> FileSystemArtifactStore:
             _IN_MEMORY_STORES[key] = FileSystemArtifactStore(directory)
         return _IN_MEMORY_STORES[key]
     raise ValueError(
-        f"cannot place an artifact store beside storage {type(inner).__name__}; pass "
+        f"cannot place an artifact store beside storage "
+        f"{type(_optuna_compat.storage_of(study)).__name__}; pass "
         "artifact_store=optuna.artifacts.FileSystemArtifactStore(DIR) (or an S3/GCS store)"
     )
 
 
 def _check_probe(study: optuna.Study, fingerprint: str) -> None:
-    known = study.user_attrs.get(PROBE_ATTR)
+    known = read_attr(study.user_attrs, PROBE)
     if known is None:
-        study.set_user_attr(PROBE_ATTR, fingerprint)
+        study.set_user_attr(PROBE, fingerprint)
     elif known != fingerprint:
         raise ProbeMismatchError(
             f"this network was probed on probe set {fingerprint}, but study "
@@ -215,8 +215,8 @@ def record_representations(
 
     The lower-level half of :func:`record_network`, for objectives that hold
     representations rather than a model (e.g. a tabular benchmark). Returns the
-    JSON reference that is also set as the trial's ``manifold_search:network``
-    user attribute.
+    JSON reference that is also set as the trial's ``manifold_search:record``
+    user attribute (:data:`manifold_search._attrs.RECORD`).
     """
     study = trial.study
     _check_probe(study, probe_fingerprint)
@@ -238,7 +238,7 @@ def record_representations(
         "layers": {name: list(value.shape) for name, value in arrays.items()},
         **(dict(extra) if extra else {}),
     }
-    trial.set_user_attr(RECORD_ATTR, reference)
+    trial.set_user_attr(RECORD, reference)
     return reference
 
 
@@ -271,7 +271,7 @@ def record_network(
 
 def network_reference(trial: optuna.trial.FrozenTrial) -> dict[str, Any] | None:
     """The stored reference of a trial's network, or None if it recorded none."""
-    reference = trial.user_attrs.get(RECORD_ATTR)
+    reference = read_attr(trial.user_attrs, RECORD)
     if isinstance(reference, str):  # tolerate references stored as JSON text
         reference = json.loads(reference)
     return reference
@@ -282,9 +282,14 @@ def load_network(
     trial: optuna.trial.FrozenTrial | int,
     artifact_store: Any | None = None,
 ) -> dict[str, np.ndarray]:
-    """All stored arrays of a trial's network: ``{layer: n x d array, "__labels__": n}``."""
+    """All stored arrays of a trial's network: ``{layer: n x d array, "__labels__": n}``.
+
+    Raises :class:`RecordError` (one line naming the trial and the fix) when the record
+    is missing from the artifact store, is not a readable ``.npz`` (truncated, garbage,
+    or a pickle, which is never loaded), or does not hold the arrays its reference lists.
+    """
     if isinstance(trial, int):
-        trial = study.trials[trial]
+        trial = study.get_trials(deepcopy=False)[trial]
     reference = network_reference(trial)
     if reference is None:
         raise KeyError(
@@ -292,11 +297,49 @@ def load_network(
             "probe) in the objective"
         )
     store = artifact_store if artifact_store is not None else default_artifact_store(study)
+    artifact_id = reference.get("artifact_id")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "network.npz")
-        download_artifact(artifact_store=store, artifact_id=reference["artifact_id"], file_path=path)
+        try:
+            download_artifact(artifact_store=store, artifact_id=artifact_id, file_path=path)
+        except (ArtifactNotFound, OSError) as error:
+            raise RecordError(
+                f"trial {trial.number}: network record {artifact_id} is missing from the "
+                f"artifact store ({type(error).__name__}); if the study's database was moved, "
+                "move its artifact folder (<database>.artifacts) with it"
+            ) from None
+        arrays = _read_npz(path, trial.number)
+    _check_arrays(arrays, reference, trial.number)
+    return arrays
+
+
+def _read_npz(path: str, number: int) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file, never unpickling; RecordError for anything else."""
+    try:
         with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise TypeError("not an .npz archive")
             return {name: data[name] for name in data.files}
+    except (zipfile.BadZipFile, ValueError, TypeError, OSError, EOFError, KeyError,
+            AttributeError, RuntimeError, zlib.error) as error:  # fmt: skip
+        # numpy's own message for a pickle suggests loading it unsafely: never pass it on
+        raise RecordError(
+            f"trial {number}: network record is not a readable .npz (truncated or corrupted: "
+            f"{type(error).__name__})"
+        ) from None
+
+
+def _check_arrays(arrays: Mapping[str, np.ndarray], reference: Mapping[str, Any], number: int) -> None:
+    """The record holds the labels and every layer its reference lists, with those shapes."""
+    expected = {name: list(shape) for name, shape in (reference.get("layers") or {}).items()}
+    found = {name: list(value.shape) for name, value in arrays.items() if name != "__labels__"}
+    problem = None
+    if "__labels__" not in arrays:
+        problem = "it holds no probe labels"
+    elif any(found.get(name) != shape for name, shape in expected.items()):
+        problem = f"it holds layers {found}, its reference lists {expected}"
+    if problem:
+        raise RecordError(f"trial {number}: network record does not match its reference ({problem})")
 
 
 def load_representation(

@@ -1,23 +1,35 @@
 """``ManifoldSampler``: an Optuna sampler that searches the manifold of trained networks.
 
-How it proposes a trial, once ``n_startup_trials`` random trials have finished:
+How it proposes a trial, once ``n_startup_trials`` random trials have finished
+(each step is one method of :class:`ManifoldSampler`, called in this order by
+``_propose``, which returns a :class:`manifold_search.proposal.Proposal`):
 
-1. **Fit.** Every finished trial that recorded its network (``record_network``)
-   is placed on the network manifold: its diffusion operator on the probe set
-   and its distances to the networks before it (incremental; representations
-   are read through the study's artifact store, so any worker process can).
-2. **Learn a metric.** Non-negative least squares of the squared network
-   distances on squared per-parameter differences gives one weight per
-   parameter: how much changing it changes what the network computes
-   (:mod:`manifold_search._surrogate`). A GP over parameters with that metric
-   predicts the objective of untried configurations.
-3. **Score regions.** Among the top trials, those with many top networks close
-   by on the manifold are the anchors (:mod:`manifold_search.proposal`).
-4. **Propose.** Candidates are drawn around anchors (one or two parameters
-   changed, with the top region's own spread) and at random; the one with the
-   highest expected improvement under the GP is chosen; configurations already
-   tried or running in other workers are skipped (running trials also enter
-   the GP as pessimistic "lies", like TPE's constant liar).
+1. **Gather** (:func:`manifold_search._history.gather`). The finished trials with a finite observation (a
+   pruned trial counts with its last report) and the running trials of other
+   workers, oriented so that higher is better.
+2. **Place networks** (``_place_networks``). Every finished trial that recorded its
+   network (``record_network``) is placed on the network manifold: its diffusion
+   operator on the probe set and its distances to the networks before it
+   (incremental; records are read through the study's artifact store, so any
+   worker process can; a record that cannot be read is skipped with a warning).
+3. **Measure trials** (``_measure_trials``). Distances between trials: network
+   distances where both recorded a network, parameter distances (rescaled to the
+   same median) elsewhere. With ``metric="network"`` also one weight per
+   parameter, fitted to the network distances by non-negative least squares
+   (:mod:`manifold_search._surrogate`); the default ``metric="uniform"`` weighs
+   every parameter alike.
+4. **Score regions** (``_score_regions``). Among the top trials, those with many
+   top networks close by are the anchors (:mod:`manifold_search.proposal`).
+5. **Generate candidates** (``_generate_candidates``). ``mutations_per_anchor``
+   mutations of each anchor (one or two parameters changed, with the top
+   region's own spread) and ``n_candidates`` random configurations; those
+   already tried or running in other workers are dropped.
+6. **Fit the surrogate** (``_fit_surrogate``). A GP over the parameters with that
+   metric; running trials enter as pessimistic "lies" (TPE's constant liar).
+7. **Choose** (``_choose``). The candidate with the highest expected improvement,
+   raised for candidates predicted to land in dense, high-performing regions.
+8. **Record** (``_record``). Why it was chosen goes to the trial's
+   ``manifold_search:proposal`` attribute (shown by optuna-dashboard).
 
 Without recorded networks it does the same with parameter distances in place
 of network distances and says so once. The full configuration is decided at the
@@ -38,34 +50,55 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.study import Study, StudyDirection
+from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from manifold_search._params import ParamEncoder
+from manifold_search import _optuna_compat
+from manifold_search._attrs import PLACEMENT, PROPOSAL
+from manifold_search._history import History, direction_sign, gather
 from manifold_search._surrogate import MetricGP, expected_improvement, fit_metric
-from manifold_search.manifold import NetworkManifold, collapse_nonfinite
-from manifold_search.proposal import CandidateGenerator, choose_anchors, config_key, region_scores
-from manifold_search.representations import load_network, network_reference
+from manifold_search.manifold import NetworkManifold
+from manifold_search.proposal import (
+    CandidateGenerator,
+    Config,
+    Proposal,
+    choose_anchors,
+    config_key,
+    region_scores,
+)
+from manifold_search.representations import network_reference
 
 _logger = logging.getLogger(__name__)
 
-ATTR_PROPOSAL = "manifold_search:proposal"
-ATTR_NETWORK = "manifold_search:manifold"
+
+def _require_single_objective(study: Study) -> None:
+    if len(study.directions) > 1:
+        raise ValueError(
+            "ManifoldSampler supports single-objective studies only; use "
+            "optuna.samplers.NSGAIISampler or TPESampler for multi-objective studies"
+        )
 
 
-def _observed(trial: FrozenTrial) -> float:
-    """What a trial tells about its configuration: its value, a pruned trial's last
-    intermediate value, else NaN (running trials, pruned before any report, NaN reports)."""
-    if trial.state == TrialState.COMPLETE:
-        return float(trial.value)
-    if trial.state == TrialState.PRUNED and trial.intermediate_values:
-        return float(trial.intermediate_values[max(trial.intermediate_values)])
-    return float("nan")
+@dataclass(frozen=True)
+class _TrialGeometry:
+    """Distances between the finished trials, and the surrogate's metric over parameters."""
+
+    region_d: np.ndarray  # k x k: network distances where both recorded one, else parameters
+    weights: np.ndarray  # one per encoder column (uniform unless metric="network")
+    network: bool  # whether network distances entered
+
+
+@dataclass(frozen=True)
+class _Regions:
+    scores: np.ndarray  # density of top trials around each finished trial
+    top_mask: np.ndarray
+    anchors: np.ndarray  # indexes into the history
 
 
 class ManifoldSampler(BaseSampler):
@@ -77,12 +110,14 @@ class ManifoldSampler(BaseSampler):
         n_startup_trials: trials drawn by random sampling before the model is used.
         n_candidates: random candidates scored per proposal (besides mutations).
         n_anchors: anchors (top trials in dense regions) mutated per proposal.
+        mutations_per_anchor: candidates made from each anchor (two thirds change one
+            parameter, the rest two).
         distance: ``"network"`` (the manifold; default) or ``"params"`` (the same
             method with parameter distances in place of network distances: the
             ablation, and what happens when no network is recorded).
         metric: the GP's metric over parameters: ``"uniform"`` (every parameter
-            alike, length scale by marginal likelihood) or ``"network"`` (one
-            weight per parameter fitted to the network distances).
+            alike, length scale by marginal likelihood; the default) or
+            ``"network"`` (one weight per parameter fitted to the network distances).
         region_weight: how strongly the acquisition prefers candidates predicted
             to land in dense, high-performing regions of the manifold
             (``expected improvement x (1 + region_weight x region score)``).
@@ -136,161 +171,72 @@ class ManifoldSampler(BaseSampler):
         self.constant_liar = constant_liar
         self.annotate = annotate
         self._manifold: NetworkManifold | None = None
-        self._plans: dict[int, dict[str, Any]] = {}
+        self._plans: dict[tuple[str, int], Config] = {}
         self._lock = threading.Lock()
         self._warned_no_records = False
 
     def reseed_rng(self) -> None:
+        """Reseed the random start-up draws (Optuna does so for ``n_jobs > 1``). Proposals
+        stay seeded by ``(seed, trial number)``: distinct per trial, and reproducible."""
         self._random.reseed_rng()
-
-    # -- Optuna's sampler interface ---------------------------------------------
-    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return {}
-
-    def sample_relative(self, study, trial, search_space) -> dict[str, Any]:
-        return {}
-
-    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
-                           param_distribution: BaseDistribution) -> Any:  # fmt: skip
-        if study._is_multi_objective():
-            raise ValueError(
-                "ManifoldSampler supports single-objective studies only; use "
-                "optuna.samplers.NSGAIISampler or TPESampler for multi-objective studies"
-            )
-        with self._lock:
-            if trial._trial_id not in self._plans:
-                self._plans[trial._trial_id] = self._propose(study, trial)
-            plan = self._plans[trial._trial_id]
-        if param_name in plan:
-            value = plan[param_name]
-            try:
-                if param_distribution._contains(param_distribution.to_internal_repr(value)):
-                    return value
-            except (ValueError, TypeError):
-                pass
-        return self._random.sample_independent(study, trial, param_name, param_distribution)
-
-    def after_trial(self, study, trial, state, values) -> None:
-        with self._lock:
-            self._plans.pop(trial._trial_id, None)
-            if self.annotate and state == TrialState.COMPLETE and self.distance == "network":
-                self._annotate_network(study, trial, values)
-
-    def _annotate_network(self, study: Study, trial: FrozenTrial, values) -> None:
-        """Place the finished trial's network on the manifold; store its features,
-        region score and manifold coordinates as user attributes (JSON)."""
-        if network_reference(trial) is None:
-            return
-        if self._manifold is None:
-            self._manifold = NetworkManifold(layer=self.layer)
-        manifold = self._manifold
-        try:
-            if trial.number not in manifold:
-                arrays = load_network(study, trial, self.artifact_store)
-                rep = collapse_nonfinite(arrays[self.layer], trial.number)
-                manifold.add(trial.number, rep, arrays.get("__labels__"))
-            features = manifold.features(trial.number)
-        except (KeyError, ValueError, OSError) as error:
-            _logger.warning("trial %d: network not placed on the manifold (%s)", trial.number, error)
-            return
-        info: dict[str, Any] = {"features": {k: round(float(v), 6) for k, v in features.items()}}
-        keys = manifold.keys
-        if len(keys) >= 3:
-            sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
-            finished = {t.number: t.value for t in study.get_trials(
-                deepcopy=False, states=(TrialState.COMPLETE,))}  # fmt: skip
-            finished[trial.number] = values[0]
-            rows = [i for i, k in enumerate(keys) if k in finished]
-            y = np.array([sign * finished[keys[i]] for i in rows])
-            d = manifold.distances()[np.ix_(rows, rows)]
-            scores, _ = region_scores(d, y)
-            info["region_score"] = round(float(scores[rows.index(keys.index(trial.number))]), 6)
-            # PHATE is refitted on every change (about 15 ms for 200 networks)
-            coords = manifold.embed(seed=self._seed)[keys.index(trial.number)]
-            info["coordinates"] = [round(float(c), 6) for c in coords]
-        try:
-            study._storage.set_trial_user_attr(trial._trial_id, ATTR_NETWORK, info)
-        except Exception as error:
-            _logger.debug("could not annotate trial %d: %s", trial.number, error)
-
-    # -- the method -------------------------------------------------------------
-    def _history(self, study: Study) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
-        trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
-                                                            TrialState.RUNNING), use_cache=True)  # fmt: skip
-        done = [t for t in trials if np.isfinite(_observed(t))]
-        running = [t for t in trials if t.state == TrialState.RUNNING and t.params]
-        return done, running
-
-    def _propose(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
-        done, running = self._history(study)
-        complete = [t for t in done if t.state == TrialState.COMPLETE]
-        if len(complete) < self.n_startup_trials:
-            return {}
-        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
-        values = np.array([sign * _observed(t) for t in done])
-        distributions: dict[str, BaseDistribution] = {}
-        for t in done:
-            distributions.update(t.distributions)
-        configs = [dict(t.params) for t in done]
-        encoder = ParamEncoder(distributions)
-        x = encoder.encode(configs)
-        param_d = encoder.deltas(x, x)
-
-        # distances between trials for the region scores: network distances where both
-        # recorded a network, else (and in the ablation) distances over the parameters
-        with_net, net_d = self._network_distances(study, done)
-        weights = np.ones(len(encoder.columns))  # the GP's metric (uniform unless metric="network")
-        region_d = np.sqrt((param_d**2).sum(axis=2))
-        if with_net is not None:
-            if self.metric == "network":
-                weights = fit_metric(param_d[np.ix_(with_net, with_net)], net_d, seed=self._seed)
-            iu = np.triu_indices(len(with_net), 1)
-            sub = region_d[np.ix_(with_net, with_net)]
-            region_d = region_d * (np.median(net_d[iu]) / max(np.median(sub[iu]), 1e-12))
-            region_d[np.ix_(with_net, with_net)] = net_d
-
-        rng = np.random.default_rng([self._seed, trial.number])
-        scores, top_mask = region_scores(region_d, values)
-        anchors = choose_anchors(scores, top_mask, values, self.n_anchors)
-        generator = CandidateGenerator(distributions, configs, rng)
-        candidates = generator.generate(
-            [configs[i] for i in anchors], [configs[i] for i in np.flatnonzero(top_mask)],
-            self.n_candidates, self.mutations_per_anchor,
-        )  # fmt: skip
-        seen = {config_key(c) for c in configs} | {config_key(t.params) for t in running}
-        unique: dict[tuple, dict[str, Any]] = {}
-        for c in candidates:
-            key = config_key(c)
-            if key not in seen and key not in unique:
-                unique[key] = c
-        if not unique:
-            return {}
-        candidates = list(unique.values())
-
-        # GP surrogate over the parameters; running trials enter as pessimistic lies
-        train_x, train_y = x, values
-        if self.constant_liar and running:
-            train_x = np.vstack([x, encoder.encode([t.params for t in running])])
-            train_y = np.concatenate([values, np.full(len(running), values.min())])
-        gp = MetricGP(weights, encoder.deltas).fit(train_x, train_y)
-        cand_x = encoder.encode(candidates)
-        mean, std = gp.predict(cand_x)
-        ei = expected_improvement(mean, std, float(values.max()))
-        # prefer candidates predicted to land in dense, high-performing regions: the
-        # region scores of the finished trials, smoothed onto candidates by the GP kernel
-        kernel = gp.kernel(cand_x, x)
-        landing = (kernel @ scores) / np.maximum(kernel.sum(axis=1), 1e-12)
-        acquisition = ei * (1.0 + self.region_weight * landing / max(float(scores.max()), 1e-12))
-        best = int(np.argmax(acquisition + 1e-12 * rng.random(len(ei))))
-        self._annotate(study, trial, done, anchors, scores, mean[best], std[best], weights, encoder)
-        return candidates[best]
 
     @property
     def manifold(self) -> NetworkManifold | None:
         """The network manifold of the study as of the last proposal (for plots), or None."""
         return self._manifold
 
-    def _network_distances(self, study: Study, done: list[FrozenTrial]):
+    # -- Optuna's sampler interface ---------------------------------------------
+    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(self, study, trial, search_space) -> dict[str, Any]:
+        _require_single_objective(study)  # Optuna's contract: refuse in either entry point
+        return {}
+
+    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:  # fmt: skip
+        _require_single_objective(study)
+        key = (study.study_name, trial.number)
+        with self._lock:
+            if key not in self._plans:
+                proposal = self._propose(study, trial)
+                self._plans[key] = proposal.params if proposal is not None else {}
+            plan = self._plans[key]
+        if param_name in plan and _optuna_compat.distribution_contains(
+            param_distribution, plan[param_name]
+        ):
+            return plan[param_name]
+        return self._random.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study, trial, state, values) -> None:
+        with self._lock:
+            self._plans.pop((study.study_name, trial.number), None)
+            if self.annotate and state == TrialState.COMPLETE and self.distance == "network":
+                self._annotate_network(study, trial, values)
+
+    # -- the proposal, step by step ------------------------------------------------
+    def _propose(self, study: Study, trial: FrozenTrial) -> Proposal | None:
+        """Steps 1-8 of the module docstring; None while starting up or out of candidates."""
+        history = gather(study, self.n_startup_trials)  # step 1
+        if history is None:
+            return None
+        rows, net_d = self._place_networks(study, history.done)
+        geometry = self._measure_trials(history, rows, net_d)
+        rng = np.random.default_rng([self._seed, trial.number])
+        regions = self._score_regions(history, geometry)
+        candidates = self._generate_candidates(history, regions, rng)
+        if not candidates:
+            return None
+        gp = self._fit_surrogate(history, geometry)
+        proposal = self._choose(history, geometry, regions, gp, candidates, rng)
+        self._record(study, trial, proposal)
+        return proposal
+
+    def _place_networks(
+        self, study: Study, done: list[FrozenTrial]
+    ) -> tuple[list[int] | None, np.ndarray | None]:
+        """Step 2: which finished trials hold a network (indexes into ``done``) and
+        their network distances; ``(None, None)`` with fewer than 3 or ``distance="params"``."""
         if self.distance == "params":
             return None, None
         if self._manifold is None:
@@ -311,22 +257,135 @@ class ManifoldSampler(BaseSampler):
         rows = [index[done[i].number] for i in with_net]
         return with_net, self._manifold.distances()[np.ix_(rows, rows)]
 
-    def _annotate(self, study, trial, done, anchors, scores, mean, std, weights, encoder) -> None:
-        """JSON user attributes that optuna-dashboard shows for the proposed trial."""
-        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
-        info = {
-            "anchors": [done[i].number for i in anchors[:3]],
-            "region_score": float(scores[anchors[0]]) if len(anchors) else None,
-            "predicted_value": float(sign * mean),
-            "predicted_std": float(std),
-            "metric_weights": {n: round(float(w), 4) for n, w in zip(encoder.columns, weights, strict=True)},
-            "distance": "network" if self._manifold is not None and len(self._manifold) >= 3
-            else "params",
-        }
+    def _measure_trials(
+        self, history: History, with_net: list[int] | None, net_d: np.ndarray | None
+    ) -> _TrialGeometry:
+        """Step 3: distances between finished trials (network where both have one,
+        parameters rescaled to the same median elsewhere) and the GP's metric."""
+        param_d = history.encoder.deltas(history.x, history.x)
+        weights = np.ones(len(history.encoder.columns))
+        region_d = np.sqrt((param_d**2).sum(axis=2))
+        if with_net is None:
+            return _TrialGeometry(region_d, weights, network=False)
+        if self.metric == "network":
+            weights = fit_metric(param_d[np.ix_(with_net, with_net)], net_d, seed=self._seed)
+        iu = np.triu_indices(len(with_net), 1)
+        sub = region_d[np.ix_(with_net, with_net)]
+        region_d = region_d * (np.median(net_d[iu]) / max(np.median(sub[iu]), 1e-12))
+        region_d[np.ix_(with_net, with_net)] = net_d
+        return _TrialGeometry(region_d, weights, network=True)
+
+    def _score_regions(self, history: History, geometry: _TrialGeometry) -> _Regions:
+        """Step 4: region scores of the finished trials and the anchors among the top."""
+        scores, top_mask = region_scores(geometry.region_d, history.values)
+        anchors = choose_anchors(scores, top_mask, history.values, self.n_anchors)
+        return _Regions(scores, top_mask, anchors)
+
+    def _generate_candidates(
+        self, history: History, regions: _Regions, rng: np.random.Generator
+    ) -> list[Config]:
+        """Step 5: mutations of the anchors and random configurations, none tried or running."""
+        configs = history.configs
+        generator = CandidateGenerator(history.encoder.distributions, configs, rng)
+        candidates = generator.generate(
+            [configs[i] for i in regions.anchors],
+            [configs[i] for i in np.flatnonzero(regions.top_mask)],
+            self.n_candidates,
+            self.mutations_per_anchor,
+        )
+        seen = {config_key(c) for c in configs} | {config_key(t.params) for t in history.running}
+        unique: dict[tuple, Config] = {}
+        for c in candidates:
+            key = config_key(c)
+            if key not in seen and key not in unique:
+                unique[key] = c
+        return list(unique.values())
+
+    def _fit_surrogate(self, history: History, geometry: _TrialGeometry) -> MetricGP:
+        """Step 6: the GP over parameters; running trials enter as pessimistic lies."""
+        train_x, train_y = history.x, history.values
+        if self.constant_liar and history.running:
+            lies = history.encoder.encode([t.params for t in history.running])
+            train_x = np.vstack([history.x, lies])
+            train_y = np.concatenate([history.values, np.full(len(lies), history.values.min())])
+        return MetricGP(geometry.weights, history.encoder.deltas).fit(train_x, train_y)
+
+    def _choose(self, history: History, geometry: _TrialGeometry, regions: _Regions,
+                gp: MetricGP, candidates: list[Config], rng: np.random.Generator) -> Proposal:  # fmt: skip
+        """Step 7: the candidate of highest expected improvement, raised where it is
+        predicted to land in a dense, high-performing region (the finished trials'
+        region scores smoothed onto the candidates by the GP kernel)."""
+        cand_x = history.encoder.encode(candidates)
+        mean, std = gp.predict(cand_x)
+        ei = expected_improvement(mean, std, float(history.values.max()))
+        kernel = gp.kernel(cand_x, history.x)
+        scores = regions.scores
+        landing = (kernel @ scores) / np.maximum(kernel.sum(axis=1), 1e-12)
+        acquisition = ei * (1.0 + self.region_weight * landing / max(float(scores.max()), 1e-12))
+        best = int(np.argmax(acquisition + 1e-12 * rng.random(len(ei))))
+        anchors = regions.anchors
+        return Proposal(
+            params=candidates[best],
+            anchors=[history.done[i].number for i in anchors[:3]],
+            region_score=float(scores[anchors[0]]) if len(anchors) else None,
+            predicted_value=float(history.sign * mean[best]),
+            predicted_std=float(std[best]),
+            metric_weights={
+                n: round(float(w), 4)
+                for n, w in zip(history.encoder.columns, geometry.weights, strict=True)
+            },
+            distance="network" if geometry.network else "params",
+        )
+
+    def _record(self, study: Study, trial: FrozenTrial, proposal: Proposal) -> None:
+        """Step 8: why this configuration, as a JSON user attribute of the trial."""
         try:
-            study._storage.set_trial_user_attr(trial._trial_id, ATTR_PROPOSAL, info)
+            _optuna_compat.set_trial_user_attr(study, trial, PROPOSAL, proposal.as_attr())
         except Exception as error:  # the proposal itself must not fail on a storage hiccup
             _logger.debug("could not annotate trial %d: %s", trial.number, error)
+
+    # -- after a trial: its place on the manifold ----------------------------------
+    def _annotate_network(self, study: Study, trial: FrozenTrial, values) -> None:
+        """Place the finished trial's network on the manifold; store its features,
+        region score and manifold coordinates as user attributes (JSON)."""
+        if network_reference(trial) is None:
+            return
+        if self._manifold is None:
+            self._manifold = NetworkManifold(layer=self.layer)
+        manifold = self._manifold
+        try:
+            if not manifold.add_trial(study, trial, self.artifact_store):
+                return
+            features = manifold.features(trial.number)
+        except (KeyError, ValueError, OSError) as error:
+            _logger.warning("trial %d: network not placed on the manifold (%s)", trial.number, error)
+            return
+        info: dict[str, Any] = {"features": {k: round(float(v), 6) for k, v in features.items()}}
+        if len(manifold) >= 3:
+            info.update(self._placement(study, trial.number, values[0]))
+        try:
+            _optuna_compat.set_trial_user_attr(study, trial, PLACEMENT, info)
+        except Exception as error:
+            _logger.debug("could not annotate trial %d: %s", trial.number, error)
+
+    def _placement(self, study: Study, number: int, value: float) -> dict[str, Any]:
+        """Region score and PHATE coordinates of network ``number`` among the finished ones."""
+        manifold = self._manifold
+        keys = manifold.keys
+        sign = direction_sign(study)
+        finished = {t.number: t.value for t in study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE,))}  # fmt: skip
+        finished[number] = value
+        rows = [i for i, k in enumerate(keys) if k in finished]
+        y = np.array([sign * finished[keys[i]] for i in rows])
+        d = manifold.distances()[np.ix_(rows, rows)]
+        scores, _ = region_scores(d, y)
+        # PHATE is refitted on every change (about 15 ms for 200 networks)
+        coords = manifold.embed(seed=self._seed)[keys.index(number)]
+        return {
+            "region_score": round(float(scores[rows.index(keys.index(number))]), 6),
+            "coordinates": [round(float(c), 6) for c in coords],
+        }
 
 
 __all__ = ["ManifoldSampler"]

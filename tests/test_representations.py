@@ -16,7 +16,8 @@ from manifold_search import (
     load_representation,
     record_network,
 )
-from manifold_search.representations import RECORD_ATTR, default_artifact_store
+from manifold_search._attrs import RECORD
+from manifold_search.representations import default_artifact_store
 
 
 def _probe(seed=0, n=24):
@@ -75,7 +76,7 @@ def test_record_and_load_round_trip(tmp_path):
 
     study.optimize(objective, n_trials=2)
     for trial in study.trials:
-        reference = trial.user_attrs[RECORD_ATTR]
+        reference = trial.user_attrs[RECORD]
         assert reference["probe"] == probe.fingerprint
         assert reference["layers"]["penultimate"] == [24, 8 + trial.number]
         rep = load_representation(study, trial)
@@ -128,3 +129,14 @@ def test_in_memory_study_gets_a_private_store():
     study.optimize(lambda t: record_network(t, _model(5), _probe()) and 0.0, n_trials=1)
     assert load_representation(study, 0).shape == (24, 5)
     assert default_artifact_store(study) is default_artifact_store(study)
+
+
+def test_journal_file_storage_keeps_records_beside_the_journal(tmp_path):
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "study.log")))
+    study = optuna.create_study(storage=storage)
+    study.optimize(lambda t: record_network(t, _model(6), _probe()) and 0.0, n_trials=1)
+    assert (tmp_path / "study.log.artifacts").is_dir()
+    assert load_representation(study, 0).shape == (24, 6)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from manifold_search import load_representation
-from manifold_search.representations import PROBE_ATTR
+from manifold_search._attrs import PROBE
 from search_spaces import available, get_space
 
 TINY = {
@@ -28,7 +28,7 @@ def test_space_trains_and_records_in_a_study(name, tmp_path):
     )
     study.optimize(space.objective, n_trials=3)
     probe = space.probe()
-    assert study.user_attrs[PROBE_ATTR] == probe.fingerprint
+    assert study.user_attrs[PROBE] == probe.fingerprint
     families = set()
     for trial in study.trials:
         assert trial.state == optuna.trial.TrialState.COMPLETE
