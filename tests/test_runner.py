@@ -21,8 +21,9 @@ from pathlib import Path
 import optuna
 import pytest
 
+from manifold_search._attrs import RUN as RUN_ATTR
+from manifold_search._attrs import WORKER as WORKER_ATTR
 from manifold_search.cli import main
-from manifold_search.runner import RUN_ATTR, WORKER_ATTR
 
 TESTS = Path(__file__).parent
 CONFIG = """

@@ -11,11 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from manifold_search.benchmark import report, store
-from manifold_search.benchmark.problems import ProblemError, get_problem, list_problems
-from manifold_search.benchmark.runner import run_benchmark
-from manifold_search.benchmark.samplers import SAMPLERS, SamplerError, parse_samplers
 from manifold_search.cli import UsageError
+from manifold_search.registry import SAMPLERS
 
 DEFAULT_SAMPLERS = "random,tpe,gp"
 
@@ -42,10 +39,10 @@ _EPILOG = textwrap.dedent(
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction, help: str) -> None:
     p = subparsers.add_parser(
         "benchmark",
-        help="compare samplers on a benchmark problem (regret tables, curves, overhead)",
+        help=help,
         description="Run S samplers x N seeds x T trials on a benchmark problem in parallel\n"
         "processes (resumable), then write report.md, results.json and curves.png.",
         epilog=_EPILOG,
@@ -72,7 +69,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="BLAS/torch threads per worker (default: 1)")
     p.add_argument("--out", metavar="DIR",
                    help="results directory (default: runs/benchmark/<problem>)")
-    p.add_argument("--budgets", default=",".join(map(str, report.DEFAULT_BUDGETS)),
+    from manifold_search.benchmark.report import DEFAULT_BUDGETS
+
+    p.add_argument("--budgets", default=",".join(map(str, DEFAULT_BUDGETS)),
                    metavar="LIST",
                    help="trial budgets of the report's tables; the run's number of trials is "
                    "always included (default: 10,25,50,100)")
@@ -136,6 +135,8 @@ def parse_budgets(text: str) -> list[int]:
 
 
 def _print_list() -> int:
+    from manifold_search.benchmark.problems import list_problems
+
     print("problems:")
     for name, desc in list_problems().items():
         print(f"  {name:34s} {desc}")
@@ -166,6 +167,8 @@ def _print_summary(doc: dict[str, Any], out: Path) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from manifold_search.benchmark import report, store
+
     if args.list:
         return _print_list()
     budgets = parse_budgets(args.budgets)
@@ -189,6 +192,10 @@ def run_command(args: argparse.Namespace) -> int:
     jobs = _positive_int(args.jobs, "--jobs")
     threads = _positive_int(args.threads, "--threads")
     seeds = parse_seeds(args.seeds)
+    from manifold_search.benchmark.problems import ProblemError, get_problem
+    from manifold_search.benchmark.runner import run_benchmark
+    from manifold_search.benchmark.samplers import SamplerError, parse_samplers
+
     try:
         problem = get_problem(args.problem)
         specs = parse_samplers(args.samplers, args.sampler_kwargs)

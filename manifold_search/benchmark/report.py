@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from manifold_search._format import duration, number
 from manifold_search.benchmark import stats, store
 from manifold_search.benchmark.problems import get_problem
 
@@ -134,29 +135,13 @@ def compute(c: Collected, budgets: Sequence[int], reference: str | None) -> dict
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "-"
-    if x == 0:
-        return "0"
-    if abs(x) < 0.5 * 10.0**-digits:  # would print as 0.000: show two significant digits
-        return f"{x:.2g}"
-    return f"{x:.{digits}f}"
+    return number(x, digits, fixed=True)
 
 
 def _fmt_p(p: float | None) -> str:
     if p is None:
         return "-"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _fmt_seconds(s: float | None) -> str:
-    if s is None:
-        return "-"
-    if s < 1e-3:
-        return f"{s * 1e6:.0f} µs"
-    if s < 1:
-        return f"{s * 1e3:.1f} ms"
-    return f"{s:.2f} s"
 
 
 def _spec_text(spec: dict[str, Any]) -> str:
@@ -205,14 +190,14 @@ def render_markdown(
     direction = problem_info.get("direction", "")
     lines += [
         f"- Objective: {problem_info.get('value_label', 'objective')}, {direction}d; "
-        f"oracle (best value in the table / known optimum): {_num(problem_info.get('optimum'))}.",
+        f"oracle (best value in the table / known optimum): {number(problem_info.get('optimum'), significant=6)}.",
         "- Regret: distance of the best value found so far from the oracle "
         f"(unit of the objective); {len(c.seeds)} paired seeds "
         f"({_seed_text(c.seeds)}) x {c.n_trials} trials per sampler.",
     ]
     if problem_info.get("test_label"):
         lines.append(
-            f"- Test value: {problem_info['test_label']}, oracle {_num(problem_info.get('test_optimum'))}; "
+            f"- Test value: {problem_info['test_label']}, oracle {number(problem_info.get('test_optimum'), significant=6)}; "
             "test regret is that of the incumbent (the trial with the best objective so far)."
         )
     lines.append(
@@ -259,10 +244,10 @@ def render_markdown(
     for x in c.labels:
         o = result["overhead"][x]
         lines.append(
-            f"| {x} | {_fmt_seconds(o['median_per_trial'])} | {_fmt_seconds(o['mean_per_trial'])} "
-            f"| {_fmt_seconds(o['median_last10'])} | {_fmt_seconds(o['mean_per_run'])} "
-            f"| {_fmt_seconds(o['mean_wall_per_run'])} | {_fmt_seconds(o['mean_cpu_per_run'])} "
-            f"| {_fmt_seconds(o['total_wall'])} |"
+            f"| {x} | {duration(o['median_per_trial'])} | {duration(o['mean_per_trial'])} "
+            f"| {duration(o['median_last10'])} | {duration(o['mean_per_run'])} "
+            f"| {duration(o['mean_wall_per_run'])} | {duration(o['mean_cpu_per_run'])} "
+            f"| {duration(o['total_wall'])} |"
         )
 
     lines += ["", "## Curves", "", "![best-so-far regret](curves.png)", ""]
@@ -288,10 +273,6 @@ def render_markdown(
 def _sum(x: np.ndarray) -> float | None:
     x = np.asarray(x, dtype=float)
     return float(x.sum()) if x.size and np.isfinite(x).all() else None
-
-
-def _num(x: Any) -> str:
-    return f"{x:.6g}" if isinstance(x, float) else str(x)
 
 
 def _seed_text(seeds: Sequence[int]) -> str:

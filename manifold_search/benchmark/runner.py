@@ -30,10 +30,10 @@ from typing import Any
 
 import optuna
 
+from manifold_search._attrs import TEST_VALUE, read_attr
 from manifold_search._threads import THREAD_VARS, thread_env
 from manifold_search.benchmark import store
 from manifold_search.benchmark.problems import (
-    TEST_VALUE_ATTR,
     Problem,
     ensure_registered,
     get_problem,
@@ -113,7 +113,7 @@ def execute(problem: Problem, spec: SamplerSpec, seed: int, n_trials: int) -> di
     best_value, best_test = -math.inf, None
     for trial in sorted(study.trials, key=lambda t: t.number):
         value = trial.value if trial.state == optuna.trial.TrialState.COMPLETE else None
-        test = trial.user_attrs.get(TEST_VALUE_ATTR)
+        test = read_attr(trial.user_attrs, TEST_VALUE)
         if value is not None and math.isfinite(value) and sign * value > best_value:
             best_value, best_test = sign * value, test
         values.append(_finite(value))
