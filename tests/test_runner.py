@@ -94,7 +94,9 @@ def test_run_resume_report_explore(tmp_path, capsys):
 
     # target reached: nothing new, report rewritten
     code, stdout, stderr = run_cli(capsys, ["run", str(config), "--no-progress"])
-    assert code == 0 and "target reached" in stderr and "(0 new" in stdout
+    assert code == 0 and "target reached" in stderr and "target already reached" in stdout
+    span = re.search(r"last end in (\S+)", stdout).group(1)  # the study's real time, not 0.0s
+    assert span not in ("-", "0.0s") and not span.startswith("0.0")
     assert len(load(tmp_path).trials) == 4
 
     report = out / "report"
@@ -122,6 +124,32 @@ def test_run_resume_report_explore(tmp_path, capsys):
     # report from the config file as well, and into another directory
     code, stdout, _ = run_cli(capsys, ["report", str(config), "--out", str(tmp_path / "r2")])
     assert code == 0 and (tmp_path / "r2" / "report.md").is_file()
+
+
+def test_config_run_from_another_directory(tmp_path, capsys, monkeypatch):
+    """Relative paths in a config follow the config file, not the working directory."""
+    project = tmp_path / "project"
+    (project / "studies").mkdir(parents=True)
+    config = project / "studies" / "tiny.toml"
+    config.write_text(CONFIG.format(n_trials=3, out="../runs/tiny", space="digits", epochs=1))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    relative = os.path.relpath(config, elsewhere)
+
+    code, _, err = run_cli(capsys, ["report", relative])
+    assert code == 2 and "has not run yet" in err and err.count("\n") == 1
+
+    code, stdout, stderr = run_cli(capsys, ["run", relative, "--no-progress", "--no-report"])
+    assert code == 0, stderr
+    db = (project / "runs" / "tiny" / "study.db").resolve()
+    assert stderr.splitlines()[0].startswith(f"study 'tiny' in sqlite:///{db}:")
+    assert db.is_file() and not (elsewhere / "runs").exists() and list(elsewhere.iterdir()) == []
+    for command in ("report", "explore"):
+        code, stdout, stderr = run_cli(capsys, [command, str(config)])
+        assert code == 0, stderr
+    assert (project / "runs" / "tiny" / "report" / "report.md").is_file()
+    assert (project / "runs" / "tiny" / "report" / "manifold.html").is_file()
 
 
 def test_baseline_and_changed_space(tmp_path, capsys):

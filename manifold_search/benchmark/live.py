@@ -79,7 +79,7 @@ class LiveProblem(Problem):
     test_label = "test accuracy of the incumbent (test regret = its test error)"
 
     def __init__(self, space: str, options: dict[str, Any] | None = None) -> None:
-        from manifold_search.study_config import ConfigError, space_section
+        from manifold_search.study.config import ConfigError, space_section
 
         self.space_name = space
         self.options = dict(options or {})
