@@ -21,6 +21,7 @@ from pathlib import Path
 import optuna
 import pytest
 
+from manifold_search._attrs import ERROR
 from manifold_search._attrs import RUN as RUN_ATTR
 from manifold_search._attrs import WORKER as WORKER_ATTR
 from manifold_search.cli import main
@@ -219,7 +220,7 @@ def test_interrupt_and_kill_then_resume(tmp_path, capsys, monkeypatch):
     assert "interrupted" in stderr and "resume with: manifold-search run" in stderr
     study = load(tmp_path)
     assert states(study) == {"COMPLETE": 1, "FAIL": 1}
-    assert study.trials[1].user_attrs["error"] == "interrupted (Ctrl-C)"
+    assert study.trials[1].user_attrs[ERROR] == "interrupted (Ctrl-C)"
 
     # killed (SIGKILL) during trial 3: it stays RUNNING in the storage
     proc = _spawn(config, {"SLOW_TRIAL": "3", "SLOW_SECONDS": "60"})
@@ -234,7 +235,7 @@ def test_interrupt_and_kill_then_resume(tmp_path, capsys, monkeypatch):
     assert "marked 1 stale RUNNING trial(s) [3] as FAIL" in stderr
     study = load(tmp_path)
     assert states(study) == {"COMPLETE": 4, "FAIL": 2}
-    assert "stale" in study.trials[3].user_attrs["error"]
+    assert "stale" in study.trials[3].user_attrs[ERROR]
 
 
 def test_workers_share_the_storage(tmp_path, capsys):

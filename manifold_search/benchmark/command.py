@@ -69,7 +69,7 @@ def add_parser(subparsers: argparse._SubParsersAction, help: str) -> None:
                    help="BLAS/torch threads per worker (default: 1)")
     p.add_argument("--out", metavar="DIR",
                    help="results directory (default: runs/benchmark/<problem>)")
-    from manifold_search.benchmark.report import DEFAULT_BUDGETS
+    from manifold_search.benchmark.store import DEFAULT_BUDGETS
 
     p.add_argument("--budgets", default=",".join(map(str, DEFAULT_BUDGETS)),
                    metavar="LIST",

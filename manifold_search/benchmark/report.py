@@ -19,7 +19,7 @@ from manifold_search._format import duration, number
 from manifold_search.benchmark import stats, store
 from manifold_search.benchmark.problems import get_problem
 
-DEFAULT_BUDGETS = (10, 25, 50, 100)
+DEFAULT_BUDGETS = store.DEFAULT_BUDGETS
 
 #: Fixed colours so that a sampler looks the same in every figure.
 COLORS = {

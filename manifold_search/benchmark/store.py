@@ -27,6 +27,8 @@ from typing import Any
 
 from manifold_search._jsonio import read_json, write_json_atomic
 
+#: Trial budgets of the report's tables unless --budgets says otherwise.
+DEFAULT_BUDGETS = (10, 25, 50, 100)
 META_FILE = "benchmark.json"
 INVOCATIONS_FILE = "invocations.jsonl"
 RUNS_DIR = "runs"

@@ -220,33 +220,34 @@ def _register_table(name: str, bench_cls: type, dataset: str, short: str, **kwar
     register_problem(name, table_problem, arg=name, description=short)
 
 
+#: Table families: (benchmark class, name pattern, short description, long description,
+#: TabularProblem keywords); ``{}`` is the dataset.
+_TABLE_FAMILIES: tuple[tuple[type, str, str, str, dict[str, Any]], ...] = (
+    (NASBench201, "nasbench201-{}",
+     "NAS-Bench-201 {}, 6 categorical ops, validation accuracy (%)",
+     "NAS-Bench-201 {}: 6 categorical cell operations (15,625 architectures), maximise "
+     "validation accuracy in %", {"unit": "%"}),
+    (HPOBench, "hpobench-nn-{}",
+     "HPOBench-NN {}, 5 ordinal params, validation accuracy",
+     "HPOBench MLP on OpenML {}: 5 ordinal parameters (30,000 configurations), maximise "
+     "validation accuracy", {"unit": "fraction"}),
+    (HPOLib, "hpolib-{}",
+     "HPOLib {}, 3 categorical + 6 ordinal params, validation loss",
+     "HPOLib FC-Net on {}: 3 categorical + 6 ordinal parameters (62,208 configurations), "
+     "minimise validation MSE", {}),
+)  # fmt: skip
+
+
 def _register_all() -> None:
     register_problem_family(
         "mean", _mean_variant,
         description="noise-free variant of a table above (look-ups return the mean over "
         "the table's seeds; oracle = best mean), e.g. mean:nasbench201-cifar10",
     )
-    for dataset in NASBench201.available_dataset_names:
-        _register_table(
-            f"nasbench201-{dataset}", NASBench201, dataset,
-            f"NAS-Bench-201 {dataset}, 6 categorical ops, validation accuracy (%)", unit="%",
-            description=f"NAS-Bench-201 {dataset}: 6 categorical cell operations "
-                        "(15,625 architectures), maximise validation accuracy in %",
-        )  # fmt: skip
-    for dataset in HPOBench.available_dataset_names:
-        _register_table(
-            f"hpobench-nn-{dataset}", HPOBench, dataset,
-            f"HPOBench-NN {dataset}, 5 ordinal params, validation accuracy", unit="fraction",
-            description=f"HPOBench MLP on OpenML {dataset}: 5 ordinal parameters "
-                        "(30,000 configurations), maximise validation accuracy",
-        )  # fmt: skip
-    for dataset in HPOLib.available_dataset_names:
-        _register_table(
-            f"hpolib-{dataset}", HPOLib, dataset,
-            f"HPOLib {dataset}, 3 categorical + 6 ordinal params, validation loss",
-            description=f"HPOLib FC-Net on {dataset}: 3 categorical + 6 ordinal "
-                        "parameters (62,208 configurations), minimise validation MSE",
-        )  # fmt: skip
+    for bench_cls, pattern, short, long, kwargs in _TABLE_FAMILIES:
+        for dataset in bench_cls.available_dataset_names:
+            _register_table(pattern.format(dataset), bench_cls, dataset, short.format(dataset),
+                            description=long.format(dataset), **kwargs)  # fmt: skip
 
 
 _register_all()
