@@ -29,7 +29,7 @@ import optuna
 from manifold_search._attrs import TEST_VALUE
 from manifold_search.benchmark.problems import Problem, register_problem
 from manifold_search.representations import record_representations
-from search_spaces.mnist1d_grid import config_key, suggest_grid
+from search_spaces.mnist1d_grid import grid_key, suggest_grid
 
 TABLE_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tables", "mnist1d_nas.npz")
 
@@ -64,7 +64,7 @@ class Mnist1DTable(Problem):
             self.representation = data["representation"]
             self.probe_labels = data["probe_labels"]
             self.meta = json.loads(str(data["meta"]))
-        self.index = {config_key(p): i for i, p in enumerate(self.params)}
+        self.index = {grid_key(p): i for i, p in enumerate(self.params)}
         self.optimum = float(self.val_accuracy.max())
         self.test_optimum = float(self.test_accuracy.max())
         self.record = record
@@ -78,7 +78,7 @@ class Mnist1DTable(Problem):
     def lookup(self, params: dict[str, Any]) -> int:
         """Row of a configuration given as grid values (not indexes)."""
         try:
-            return self.index[config_key(params)]
+            return self.index[grid_key(params)]
         except KeyError:
             raise KeyError(f"configuration not in the MNIST-1D table: {params}") from None
 
