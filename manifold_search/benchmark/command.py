@@ -173,15 +173,7 @@ def run_command(args: argparse.Namespace) -> int:
         return _print_list()
     budgets = parse_budgets(args.budgets)
     if args.report_only:
-        if not args.out:
-            raise UsageError("--report-only needs --out DIR, the directory of a benchmark")
-        try:
-            doc = report.write_report(Path(args.out), budgets, args.reference)
-        except store.ResultsDirError as exc:
-            raise UsageError(str(exc)) from None
-        _print_summary(doc, Path(args.out))
-        return 0
-
+        return _report_only(args, budgets)
     if args.live:
         if args.problem:
             raise UsageError("give either --problem or --live SPACE, not both")
@@ -192,8 +184,36 @@ def run_command(args: argparse.Namespace) -> int:
     jobs = _positive_int(args.jobs, "--jobs")
     threads = _positive_int(args.threads, "--threads")
     seeds = parse_seeds(args.seeds)
+    specs, skipped = _samplers_for_problem(args)
+    out = Path(args.out) if args.out else Path("runs") / "benchmark" / args.problem.replace(":", "_")
+    outcome = _run(args, specs, skipped, seeds, n_trials, out, jobs, threads)
+    try:
+        doc = report.write_report(out, budgets, args.reference, order=[s.label for s in specs])
+    except store.ResultsDirError as exc:  # e.g. interrupted before any run finished
+        print(f"no report: {exc}", file=sys.stderr)
+        return 130 if outcome.interrupted else 1
+    _print_summary(doc, out)
+    if outcome.interrupted:
+        return 130
+    return 1 if outcome.failed else 0
+
+
+def _report_only(args: argparse.Namespace, budgets: list[int]) -> int:
+    from manifold_search.benchmark import report, store
+
+    if not args.out:
+        raise UsageError("--report-only needs --out DIR, the directory of a benchmark")
+    try:
+        doc = report.write_report(Path(args.out), budgets, args.reference)
+    except store.ResultsDirError as exc:
+        raise UsageError(str(exc)) from None
+    _print_summary(doc, Path(args.out))
+    return 0
+
+
+def _samplers_for_problem(args: argparse.Namespace) -> tuple[list[Any], dict[str, str]]:
+    """The sampler specs that can run on the problem, and why the others cannot."""
     from manifold_search.benchmark.problems import ProblemError, get_problem
-    from manifold_search.benchmark.runner import run_benchmark
     from manifold_search.benchmark.samplers import SamplerError, parse_samplers
 
     try:
@@ -203,7 +223,6 @@ def run_command(args: argparse.Namespace) -> int:
             spec.check()
     except (ProblemError, SamplerError) as exc:
         raise UsageError(str(exc)) from None
-
     skipped: dict[str, str] = {}
     for spec in list(specs):
         reason = spec.unsupported_reason(problem)
@@ -214,8 +233,16 @@ def run_command(args: argparse.Namespace) -> int:
                   file=sys.stderr)
     if not specs:
         raise UsageError(f"no sampler left to run on {problem.name}; choose others with --samplers")
+    return specs, skipped
 
-    out = Path(args.out) if args.out else Path("runs") / "benchmark" / args.problem.replace(":", "_")
+
+def _run(args: argparse.Namespace, specs: list[Any], skipped: dict[str, str], seeds: list[int],
+         n_trials: int, out: Path, jobs: int, threads: int) -> Any:  # fmt: skip
+    """Run the benchmark and record the invocation beside its results."""
+    from manifold_search._format import duration
+    from manifold_search.benchmark import store
+    from manifold_search.benchmark.runner import run_benchmark
+
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     try:
@@ -242,16 +269,8 @@ def run_command(args: argparse.Namespace) -> int:
         "environment": store.environment(),
     })
     print(f"{len(outcome.finished)} runs finished, {len(outcome.skipped)} reused, "
-          f"{len(outcome.failed)} failed in {wall:.1f} s ({jobs} jobs)", file=sys.stderr)
+          f"{len(outcome.failed)} failed in {duration(wall)} ({jobs} jobs)", file=sys.stderr)
     if outcome.interrupted:
         print(f"interrupted: {len(outcome.not_run)} runs not done; rerun the same command "
               "to resume", file=sys.stderr)
-    try:
-        doc = report.write_report(out, budgets, args.reference, order=[s.label for s in specs])
-    except store.ResultsDirError as exc:  # e.g. interrupted before any run finished
-        print(f"no report: {exc}", file=sys.stderr)
-        return 130 if outcome.interrupted else 1
-    _print_summary(doc, out)
-    if outcome.interrupted:
-        return 130
-    return 1 if outcome.failed else 0
+    return outcome
