@@ -12,9 +12,9 @@ Names are matched case-insensitively; an unknown name raises
 and the closest one.
 
 >>> reg = Registry("colour", {"red": ("builtins:str", "a colour")})
->>> reg.get("RED").description
+>>> reg.lookup("RED").description
 'a colour'
->>> reg.get("rad")
+>>> reg.lookup("rad")
 Traceback (most recent call last):
 ...
 manifold_search.registry.UnknownName: unknown colour 'rad'; did you mean red? choose one of: red
@@ -116,7 +116,7 @@ class Registry(Mapping[str, Entry]):
         """The registered spelling of ``name`` (any case), or None."""
         return self._lower().get(name.lower())
 
-    def get(self, name: str, default: Any = None) -> Entry:  # type: ignore[override]
+    def lookup(self, name: str) -> Entry:
         """The entry of ``name`` (any case); :class:`UnknownName` when there is none."""
         key = self.canonical(name)
         if key is None:
@@ -132,7 +132,10 @@ class Registry(Mapping[str, Entry]):
         return {name: entry.description for name, entry in self._entries.items()}
 
     def __getitem__(self, name: str) -> Entry:
-        return self.get(name)
+        key = self.canonical(name)
+        if key is None:
+            raise KeyError(name)
+        return self._entries[key]
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.canonical(name) is not None

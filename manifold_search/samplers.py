@@ -81,7 +81,7 @@ def canonical_name(name: str) -> str:
     if ":" in name:
         return name
     try:
-        return SAMPLERS.get(name).name
+        return SAMPLERS.lookup(name).name
     except UnknownName as exc:
         raise SamplerError(f"{exc} (or give an import path 'package.module:Class')") from None
 
@@ -126,7 +126,7 @@ def _sampler_class(name: str) -> type | None:
 def _factory(name: str) -> tuple[Callable[..., Any], bool]:
     """The factory of ``name`` and whether the seed is passed positionally (registered)."""
     if ":" not in name:
-        return SAMPLERS.get(canonical_name(name)).load(), True
+        return SAMPLERS.lookup(canonical_name(name)).load(), True
     try:
         obj = import_object(name)
     except ValueError as exc:

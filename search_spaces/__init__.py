@@ -28,7 +28,7 @@ def space_target(name: str) -> Any:
         path = name
     else:
         try:
-            path = SPACES.get(name).path
+            path = SPACES.lookup(name).path
         except UnknownName as exc:
             raise ValueError(f"{exc} (or give package.module:object)") from None
     try:

@@ -216,12 +216,12 @@ def _from_import_path(path: str) -> Problem:
 
 def _build(name: str) -> Problem:
     if name in PROBLEMS:
-        entry = PROBLEMS.get(name)
+        entry = PROBLEMS.lookup(name)
         factory = entry.load()
         return factory() if entry.arg is None else factory(entry.arg)
     prefix, sep, arg = name.partition(":")
     if sep and prefix in FAMILIES:
-        return FAMILIES.get(prefix).load()(arg)
+        return FAMILIES.lookup(prefix).load()(arg)
     if sep:
         return _from_import_path(name)
     raise ProblemError(
@@ -257,10 +257,10 @@ def problem_module(name: str) -> str:
     """The module that registered ``name``: worker processes import it first."""
     _load_builtin_modules()
     if name in PROBLEMS:
-        return PROBLEMS.get(name).module
+        return PROBLEMS.lookup(name).module
     prefix, sep, _ = name.partition(":")
     if sep and prefix in FAMILIES:
-        return FAMILIES.get(prefix).module
+        return FAMILIES.lookup(prefix).module
     return ""
 
 
