@@ -7,8 +7,8 @@ A study config has three tables::
     n_trials = 30                # target number of finished trials (required)
     direction = "maximize"       # or "minimize"
     seed = 0                     # the sampler's seed
-    output_dir = "runs/quickstart"   # default: runs/<name>
-    # storage = "sqlite:///runs/quickstart/study.db"   # default: <output_dir>/study.db
+    output_dir = "../runs/quickstart"   # relative to this file; default: runs/<name>
+    # storage = "sqlite:///../runs/quickstart/study.db"   # default: <output_dir>/study.db
 
     [space]
     name = "mnist1d"             # a bundled search space or "package.module:object"
