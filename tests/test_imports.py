@@ -102,6 +102,29 @@ def test_study_layer_does_not_import_the_benchmark():
         assert not any(t.startswith("manifold_search.benchmark") for t in graph[name]), name
 
 
+_SWEEP = """
+import importlib, sys
+failed = []
+for name in sys.argv[1:]:
+    for loaded in [m for m in sys.modules if m.split(".")[0] in {packages!r}]:
+        del sys.modules[loaded]  # the package's own modules start from nothing each time
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        failed.append(f"{{name}}: {{type(exc).__name__}}: {{exc}}")
+print("\\n".join(failed))
+"""
+
+
+def test_every_module_imports_alone():
+    """Each module imported with none of the package's modules loaded before it (one fresh
+    process; third-party libraries stay loaded between imports, so this takes seconds)."""
+    result = subprocess.run([sys.executable, "-c", _SWEEP.format(packages=PACKAGES), *sorted(MODULES)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", result.stdout
+
+
 def _import_alone(name: str) -> str | None:
     result = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True,
                             text=True, cwd=ROOT, timeout=300)  # fmt: skip
@@ -110,9 +133,10 @@ def _import_alone(name: str) -> str | None:
     return f"{name}: {(result.stderr.strip().splitlines() or ['?'])[-1]}"
 
 
-def test_every_module_imports_alone_in_a_fresh_process():
-    """One fresh interpreter per module (those that load torch take seconds: run them side
-    by side, one per core)."""
+@pytest.mark.slow
+def test_every_module_imports_alone_in_its_own_fresh_process():
+    """One fresh interpreter per module: minutes, as those that load torch take seconds
+    each (run side by side, one per core)."""
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         failed = [f for f in pool.map(_import_alone, sorted(MODULES)) if f]
     assert not failed, "\n".join(failed)
