@@ -64,6 +64,33 @@ def space_parameters(target: Any) -> dict[str, inspect.Parameter]:
     return params
 
 
+_ANNOTATION_TYPES = {"int": (int,), "float": (float,), "str": (str,), "bool": (bool,),
+                     "dict": (dict,), "list": (list,), "None": ()}  # fmt: skip
+
+
+def option_types(p: inspect.Parameter) -> tuple[type, ...] | None:
+    """Accepted TOML value types of a constructor parameter, or None when unknown."""
+    annotation = p.annotation
+    if isinstance(annotation, str):
+        parts = [a.strip() for a in annotation.replace("Optional[", "").rstrip("]").split("|")]
+        types: tuple[type, ...] = ()
+        for part in parts:
+            if part not in _ANNOTATION_TYPES:
+                return None
+            types += _ANNOTATION_TYPES[part]
+        return types or None
+    if isinstance(annotation, type) and annotation in (int, float, str, bool):
+        return (annotation,)
+    default = p.default
+    if default is inspect.Parameter.empty or default is None:
+        return None
+    if isinstance(default, bool):
+        return (bool,)
+    if isinstance(default, int | float | str):
+        return (type(default),)
+    return None
+
+
 def get_space(name: str, **options: Any) -> Any:
     """A search space by bundled name or by import path ``module:object``.
 
@@ -87,4 +114,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'search_spaces' has no attribute {name!r}")
 
 
-__all__ = ["SearchSpace", "available", "get_space", "space_parameters", "space_target"]  # noqa: F822
+__all__ = ["SearchSpace", "available", "get_space", "option_types", "space_parameters", "space_target"]  # noqa: F822

@@ -32,7 +32,6 @@ on the command line (``--storage``) are relative to the working directory.
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import tomllib
@@ -44,7 +43,7 @@ from typing import Any
 from manifold_search.registry import SPACES, did_you_mean
 from manifold_search.samplers import SamplerError, build_sampler, canonical_name
 from manifold_search.study.storage import StudyError
-from search_spaces import get_space, space_parameters, space_target
+from search_spaces import get_space, option_types, space_parameters, space_target
 
 DIRECTIONS = ("maximize", "minimize")
 DEFAULT_SAMPLER = "manifold"
@@ -231,33 +230,6 @@ def _study_section(table: Mapping[str, Any], path: str) -> StudySection:
 # -- search spaces --------------------------------------------------------------------
 
 
-_ANNOTATION_TYPES = {"int": (int,), "float": (float,), "str": (str,), "bool": (bool,),
-                     "dict": (dict,), "list": (list,), "None": ()}  # fmt: skip
-
-
-def _expected_types(p: inspect.Parameter) -> tuple[type, ...] | None:
-    """Accepted TOML value types of a constructor parameter, or None when unknown."""
-    annotation = p.annotation
-    if isinstance(annotation, str):
-        parts = [a.strip() for a in annotation.replace("Optional[", "").rstrip("]").split("|")]
-        types: tuple[type, ...] = ()
-        for part in parts:
-            if part not in _ANNOTATION_TYPES:
-                return None
-            types += _ANNOTATION_TYPES[part]
-        return types or None
-    if isinstance(annotation, type) and annotation in (int, float, str, bool):
-        return (annotation,)
-    default = p.default
-    if default is inspect.Parameter.empty or default is None:
-        return None
-    if isinstance(default, bool):
-        return (bool,)
-    if isinstance(default, int | float | str):
-        return (type(default),)
-    return None
-
-
 def space_section(name: str, options: Mapping[str, Any], path: str = "<config>") -> SpaceSection:
     """Check a search space name and its options (as ``[space]`` of a config would)."""
     return _space_section({"name": name, **options}, path)
@@ -288,7 +260,7 @@ def _space_section(table: Mapping[str, Any], path: str,
                     "remove the key or point name at a class"
                 )
             raise _unknown_key(f"[space] ({name})", key, list(params), path)
-        types = _expected_types(params[key])
+        types = option_types(params[key])
         if types is not None and not _matches(value, types):
             wanted = " or ".join(_type_name(t()) for t in types)
             raise ConfigError(
