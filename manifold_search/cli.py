@@ -1,8 +1,9 @@
 """The ``manifold-search`` command.
 
 Subcommands are named in :data:`manifold_search.registry.COMMANDS`: each entry is
-the import path of a module's ``add_parser(subparsers, help)``, which adds its
-subparser and sets ``func=callable(args) -> int`` as its default. Only the
+the import path of a module's ``add_arguments(parser)``, which gives the command's
+subparser its description, epilog and arguments and sets ``func=callable(args) ->
+int`` as its default. Only the
 command being run is imported; ``manifold-search --help`` lists the commands from
 the registry's descriptions without importing any of them.
 
@@ -72,8 +73,9 @@ def build_parser(command: str | None = None) -> tuple[ArgumentParser, ArgumentPa
     chosen = None
     for name, entry in COMMANDS.items():
         if name == command:
-            entry.load()(subparsers, entry.description)
-            chosen = subparsers.choices[name]
+            chosen = subparsers.add_parser(name, help=entry.description,
+                                           formatter_class=argparse.RawDescriptionHelpFormatter)
+            entry.load()(chosen)
         else:
             subparsers.add_parser(name, help=entry.description, add_help=False)
     return parser, chosen

@@ -170,15 +170,15 @@ SAMPLERS = Registry("sampler", {
                  "manifold_search.ManifoldSampler (this project)"),
 })  # fmt: skip
 
-#: Subcommands of ``manifold-search``: each path names the module's ``add_parser``.
+#: Subcommands of ``manifold-search``: each path names the module's ``add_arguments``.
 COMMANDS = Registry("command", {
-    "run": ("manifold_search.commands.run:add_parser",
+    "run": ("manifold_search.commands.run:add_arguments",
             "run or resume a study from a study config (trains networks for real)"),
-    "report": ("manifold_search.commands.report:add_parser",
+    "report": ("manifold_search.commands.report:add_arguments",
                "write a study's Markdown report and plots"),
-    "explore": ("manifold_search.commands.explore:add_parser",
+    "explore": ("manifold_search.commands.explore:add_arguments",
                 "write the network manifold as an interactive HTML page"),
-    "benchmark": ("manifold_search.benchmark.command:add_parser",
+    "benchmark": ("manifold_search.benchmark.command:add_arguments",
                   "compare samplers on a benchmark problem (regret tables, curves, overhead)"),
 })  # fmt: skip
 

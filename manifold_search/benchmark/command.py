@@ -39,15 +39,13 @@ _EPILOG = textwrap.dedent(
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction, help: str) -> None:
-    p = subparsers.add_parser(
-        "benchmark",
-        help=help,
-        description="Run S samplers x N seeds x T trials on a benchmark problem in parallel\n"
-        "processes (resumable), then write report.md, results.json and curves.png.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``benchmark`` subcommand's description and arguments."""
+    p.description = (
+        "Run S samplers x N seeds x T trials on a benchmark problem in parallel\n"
+        "processes (resumable), then write report.md, results.json and curves.png."
     )
+    p.epilog = _EPILOG
     p.add_argument("--problem", metavar="NAME",
                    help="problem name (see --list), 'family:arg', or 'package.module:attribute'")
     p.add_argument("--live", metavar="SPACE",

@@ -25,15 +25,13 @@ _EPILOG = textwrap.dedent(
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction, help: str) -> None:
-    p = subparsers.add_parser(
-        "explore",
-        help=help,
-        description="Write the network manifold of a study as one self-contained, interactive "
-        "HTML page.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``explore`` subcommand's description and arguments."""
+    p.description = (
+        "Write the network manifold of a study as one self-contained, interactive "
+        "HTML page."
     )
+    p.epilog = _EPILOG
     add_study_arguments(p)
     p.add_argument("--out", metavar="FILE.html", help="where to write the page")
     p.set_defaults(func=explore_command)

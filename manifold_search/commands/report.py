@@ -26,15 +26,13 @@ _EPILOG = textwrap.dedent(
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction, help: str) -> None:
-    p = subparsers.add_parser(
-        "report",
-        help=help,
-        description="Write the report of a study run by 'manifold-search run': best trials, "
-        "history against\nrandom search, parameter importances, the network manifold and its features.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``report`` subcommand's description and arguments."""
+    p.description = (
+        "Write the report of a study run by 'manifold-search run': best trials, "
+        "history against\nrandom search, parameter importances, the network manifold and its features."
     )
+    p.epilog = _EPILOG
     add_study_arguments(p)
     p.add_argument("--baseline", action="append", default=[], metavar="FILE",
                    help="a random-search baseline as JSON (repeatable)")

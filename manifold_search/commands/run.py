@@ -36,15 +36,13 @@ _EPILOG = textwrap.dedent(
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction, help: str) -> None:
-    p = subparsers.add_parser(
-        "run",
-        help=help,
-        description="Run the study described by STUDY.toml: train networks from its search space "
-        "with its sampler,\nrecord each trained network, and write a report. Resumable.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``run`` subcommand's description and arguments."""
+    p.description = (
+        "Run the study described by STUDY.toml: train networks from its search space "
+        "with its sampler,\nrecord each trained network, and write a report. Resumable."
     )
+    p.epilog = _EPILOG
     p.add_argument("config", metavar="STUDY.toml", help="study config (see studies/)")
     p.add_argument("--trials", type=int, metavar="N",
                    help="target number of finished trials (default: [study] n_trials)")
