@@ -107,5 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m manifold_search.cli: run the imported module's main,
+    from manifold_search.cli import main as _main  # whose UsageError the commands raise
+
+    sys.exit(_main())

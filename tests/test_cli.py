@@ -43,3 +43,15 @@ def test_mistyped_options_are_not_abbreviations_and_get_a_hint(capsys, argv, hin
 def test_an_unrelated_option_gets_no_hint(capsys):
     code, _, err = _cli(capsys, ["run", "studies/quickstart.toml", "--zzzzzz"])
     assert code == 2 and "unrecognized arguments: --zzzzzz" in err and "did you mean" not in err
+
+
+def test_python_dash_m_prints_usage_errors_in_one_line(tmp_path):
+    """``python -m manifold_search.cli`` runs as __main__; its commands' errors still are
+    one line and exit 2, not a traceback."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "manifold_search.cli", "explore",
+                             str(tmp_path / "nowhere")], capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("manifold-search explore: error:") and "no such directory" in result.stderr
