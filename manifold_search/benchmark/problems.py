@@ -6,12 +6,15 @@ harness (``runner``) knows nothing else about a problem, so tabular look-ups
 (NAS-Bench-201, HPOBench, the project's MNIST-1D table) and live training can
 all be benchmarked the same way.
 
-Problems are looked up by name. Three ways to add one:
+Problems are looked up by name in two :class:`manifold_search.registry.Registry`
+objects (:data:`PROBLEMS`, :data:`FAMILIES`): name -> import path of a factory,
+with a description, resolved when the problem is used. Three ways to add one:
 
 * ``register_problem("my-problem", factory)`` at import time of a module, where
-  ``factory()`` returns a :class:`Problem`. Worker processes are started with
-  the ``spawn`` method, so the registering module is recorded and re-imported in
-  each worker: register from an importable module, not from ``__main__``.
+  ``factory()`` returns a :class:`Problem` and is a module-level class or function
+  (or its import path). Worker processes are started with the ``spawn`` method and
+  import the factory's module: register from an importable module, not from
+  ``__main__``, and no lambdas.
 * ``register_problem_family("live", factory)``: ``factory(arg)`` builds the
   problem for any name ``"live:<arg>"`` (for example a live-training problem per
   search space).
