@@ -53,8 +53,8 @@ def all_params() -> list[dict[str, Any]]:
     ]
 
 
-def config_key(params: dict[str, Any]) -> str:
-    """A canonical string key of a parameter dict (sorted JSON)."""
+def grid_key(params: dict[str, Any]) -> str:
+    """A canonical string key of a grid configuration (sorted JSON): the table's row index."""
     return json.dumps(params, sort_keys=True)
 
 

@@ -65,6 +65,11 @@ class Toy(Problem):
 register_problem("toy-test", Toy, description="toy problem of the tests", replace=True)
 
 
+def toy_family(arg: str) -> Toy:
+    """A problem family of the tests (families are registered by import path)."""
+    return Toy()
+
+
 def cli(capsys, *args):
     code = main(list(args))
     captured = capsys.readouterr()
@@ -77,11 +82,15 @@ def cli(capsys, *args):
 def test_registry_lists_builtin_problems_and_resolves_families_and_import_paths():
     names = list_problems()
     assert {"nasbench201-cifar10", "hpobench-nn-vehicle", "hpolib-naval_propulsion"} <= set(names)
-    register_problem_family("toyfam", lambda arg: Toy(), replace=True)
+    register_problem_family("toyfam", toy_family, replace=True)
     assert isinstance(get_problem("toyfam:anything"), Toy)
+    with pytest.raises(ValueError, match="no import path"):  # a worker could not import it
+        register_problem_family("toylambda", lambda arg: Toy())
     assert isinstance(get_problem(f"{__name__}:Toy"), Toy)  # import path to a Problem class
     with pytest.raises(ProblemError, match="nasbench201-cifar10"):
         get_problem("no-such-problem")
+    with pytest.raises(ProblemError, match="did you mean nasbench201-cifar10"):
+        get_problem("nasbench201-cifar1O")
     with pytest.raises(ProblemError, match="cannot import"):
         get_problem("no_such_module_xyz:Thing")
 
@@ -150,11 +159,15 @@ def test_cmaes_refused_on_all_categorical_space():
     assert SamplerSpec("tpe", "tpe").unsupported_reason(get_problem("nasbench201-cifar10")) is None
 
 
-def test_manifold_sampler_builds_or_says_why():
-    try:
-        SamplerSpec("manifold", "manifold").check()
-    except SamplerError as exc:
-        assert "ManifoldSampler" in str(exc)
+def test_manifold_sampler_builds_by_any_case_and_unknown_names_get_a_hint():
+    from manifold_search import ManifoldSampler
+
+    for name in ("manifold", "Manifold", "MANIFOLD"):
+        spec = parse_samplers(name)[0]
+        spec.check()
+        assert spec.label == "manifold" and isinstance(spec.build(3), ManifoldSampler)
+    with pytest.raises(SamplerError, match="did you mean manifold"):
+        parse_samplers("manifld")
 
 
 def test_timed_sampler_times_every_trial_without_changing_the_search():

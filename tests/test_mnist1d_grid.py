@@ -5,7 +5,7 @@ import optuna
 from search_spaces.mnist1d_grid import (
     Mnist1DGridSpace,
     all_params,
-    config_key,
+    grid_key,
     suggest_grid,
     to_config,
 )
@@ -14,7 +14,7 @@ from search_spaces.mnist1d_grid import (
 def test_grid_size_and_uniqueness():
     params = all_params()
     assert len(params) == 1056
-    assert len({config_key(p) for p in params}) == 1056
+    assert len({grid_key(p) for p in params}) == 1056
 
 
 def test_every_family_builds_from_its_grid_params():
@@ -30,9 +30,9 @@ def test_every_family_builds_from_its_grid_params():
 
 
 def test_suggest_grid_hits_grid_points():
-    keys = {config_key(p) for p in all_params()}
+    keys = {grid_key(p) for p in all_params()}
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(50):
         trial = study.ask()
-        assert config_key(suggest_grid(trial)) in keys
+        assert grid_key(suggest_grid(trial)) in keys
         study.tell(trial, 0.0)

@@ -21,8 +21,10 @@ from pathlib import Path
 import optuna
 import pytest
 
+from manifold_search._attrs import ERROR
+from manifold_search._attrs import RUN as RUN_ATTR
+from manifold_search._attrs import WORKER as WORKER_ATTR
 from manifold_search.cli import main
-from manifold_search.runner import RUN_ATTR, WORKER_ATTR
 
 TESTS = Path(__file__).parent
 CONFIG = """
@@ -93,7 +95,9 @@ def test_run_resume_report_explore(tmp_path, capsys):
 
     # target reached: nothing new, report rewritten
     code, stdout, stderr = run_cli(capsys, ["run", str(config), "--no-progress"])
-    assert code == 0 and "target reached" in stderr and "(0 new" in stdout
+    assert code == 0 and "target reached" in stderr and "target already reached" in stdout
+    span = re.search(r"last end in (\S+)", stdout).group(1)  # the study's real time, not 0.0s
+    assert span not in ("-", "0.0s") and not span.startswith("0.0")
     assert len(load(tmp_path).trials) == 4
 
     report = out / "report"
@@ -121,6 +125,32 @@ def test_run_resume_report_explore(tmp_path, capsys):
     # report from the config file as well, and into another directory
     code, stdout, _ = run_cli(capsys, ["report", str(config), "--out", str(tmp_path / "r2")])
     assert code == 0 and (tmp_path / "r2" / "report.md").is_file()
+
+
+def test_config_run_from_another_directory(tmp_path, capsys, monkeypatch):
+    """Relative paths in a config follow the config file, not the working directory."""
+    project = tmp_path / "project"
+    (project / "studies").mkdir(parents=True)
+    config = project / "studies" / "tiny.toml"
+    config.write_text(CONFIG.format(n_trials=3, out="../runs/tiny", space="digits", epochs=1))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    relative = os.path.relpath(config, elsewhere)
+
+    code, _, err = run_cli(capsys, ["report", relative])
+    assert code == 2 and "has not run yet" in err and err.count("\n") == 1
+
+    code, stdout, stderr = run_cli(capsys, ["run", relative, "--no-progress", "--no-report"])
+    assert code == 0, stderr
+    db = (project / "runs" / "tiny" / "study.db").resolve()
+    assert stderr.splitlines()[0].startswith(f"study 'tiny' in sqlite:///{db}:")
+    assert db.is_file() and not (elsewhere / "runs").exists() and list(elsewhere.iterdir()) == []
+    for command in ("report", "explore"):
+        code, stdout, stderr = run_cli(capsys, [command, str(config)])
+        assert code == 0, stderr
+    assert (project / "runs" / "tiny" / "report" / "report.md").is_file()
+    assert (project / "runs" / "tiny" / "report" / "manifold.html").is_file()
 
 
 def test_baseline_and_changed_space(tmp_path, capsys):
@@ -190,7 +220,7 @@ def test_interrupt_and_kill_then_resume(tmp_path, capsys, monkeypatch):
     assert "interrupted" in stderr and "resume with: manifold-search run" in stderr
     study = load(tmp_path)
     assert states(study) == {"COMPLETE": 1, "FAIL": 1}
-    assert study.trials[1].user_attrs["error"] == "interrupted (Ctrl-C)"
+    assert study.trials[1].user_attrs[ERROR] == "interrupted (Ctrl-C)"
 
     # killed (SIGKILL) during trial 3: it stays RUNNING in the storage
     proc = _spawn(config, {"SLOW_TRIAL": "3", "SLOW_SECONDS": "60"})
@@ -205,7 +235,7 @@ def test_interrupt_and_kill_then_resume(tmp_path, capsys, monkeypatch):
     assert "marked 1 stale RUNNING trial(s) [3] as FAIL" in stderr
     study = load(tmp_path)
     assert states(study) == {"COMPLETE": 4, "FAIL": 2}
-    assert "stale" in study.trials[3].user_attrs["error"]
+    assert "stale" in study.trials[3].user_attrs[ERROR]
 
 
 def test_workers_share_the_storage(tmp_path, capsys):

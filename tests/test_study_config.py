@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from manifold_search.cli import main
-from manifold_search.study_config import ConfigError, build_space, load_config, parse_config
+from manifold_search.study.config import ConfigError, build_space, load_config, parse_config
 
 STUDIES = sorted((Path(__file__).parent.parent / "studies").glob("*.toml"))
 GOOD = """
@@ -38,12 +38,39 @@ def test_shipped_configs_load_and_build():
     assert cifar.space.options["dataset"] == "cifar10" and cifar.space.options["download"] is False
 
 
-def test_defaults_and_storage(tmp_path):
+def test_defaults_and_storage(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     config = parse_config({"study": {"name": "a", "n_trials": 2}, "space": {"name": "digits"}})
     assert config.sampler.name == "manifold" and config.study.direction == "maximize"
-    assert config.output_dir == Path("runs/a")
-    assert config.storage_url().startswith("sqlite:///") and config.storage_url().endswith("runs/a/study.db")
-    assert config.storage_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert config.output_dir == tmp_path.resolve() / "runs" / "a"
+    assert config.storage_url() == f"sqlite:///{tmp_path.resolve() / 'runs' / 'a' / 'study.db'}"
+    # a path given on the command line is relative to the working directory
+    assert config.storage_url("sqlite:///x.db") == f"sqlite:///{tmp_path.resolve() / 'x.db'}"
+    assert config.storage_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_relative_paths_follow_the_config_file(tmp_path, monkeypatch):
+    folder = tmp_path / "project" / "studies"
+    folder.mkdir(parents=True)
+    path = folder / "s.toml"
+    path.write_text(
+        '[study]\nname = "s"\nn_trials = 1\noutput_dir = "../runs/s"\n'
+        'storage = "sqlite:///db/s.db"\n'
+        '[space]\nname = "images"\ndata_dir = "data"\n'
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_config(Path("..") / "project" / "studies" / "s.toml")
+    assert config.output_dir == (tmp_path / "project" / "runs" / "s").resolve()
+    assert config.storage_url() == f"sqlite:///{(folder / 'db' / 's.db').resolve()}"
+    assert config.space.options["data_dir"] == str((folder / "data").resolve())
+
+
+def test_names_are_case_insensitive(tmp_path):
+    config = parse_config({"study": {"name": "a", "n_trials": 2}, "space": {"name": "Digits"},
+                           "sampler": {"name": "TPE"}})  # fmt: skip
+    assert config.space.name == "digits" and config.sampler.name == "tpe"
 
 
 def _error(tmp_path, text: str) -> str:
@@ -69,6 +96,7 @@ def _error(tmp_path, text: str) -> str:
         (("epochs = 1", 'epochs = "one"'), ["[space] epochs must be an integer", "not a string"]),
         (("epochs = 1", "epochs = 0"), ["[space] digits", "epochs must be at least 1"]),
         (('name = "manifold"', 'name = "bayes"'), ["[sampler] name", "unknown sampler 'bayes'", "tpe"]),
+        (('name = "manifold"', 'name = "manifld"'), ["unknown sampler 'manifld'", "did you mean manifold?"]),
         (("n_startup_trials = 2", "n_startup = 2"), ["[sampler] manifold rejected its options n_startup"]),
         (("[sampler]", "[samplers]"), ["table [samplers]: unknown key", "did you mean [sampler]"]),
         (("n_trials = 3", "n_trials = = 3"), ["not valid TOML"]),

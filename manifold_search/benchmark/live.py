@@ -36,8 +36,8 @@ from typing import Any
 
 import optuna
 
+from manifold_search._attrs import TEST_VALUE
 from manifold_search.benchmark.problems import (
-    TEST_VALUE_ATTR,
     Problem,
     ProblemError,
     register_problem_family,
@@ -79,7 +79,7 @@ class LiveProblem(Problem):
     test_label = "test accuracy of the incumbent (test regret = its test error)"
 
     def __init__(self, space: str, options: dict[str, Any] | None = None) -> None:
-        from manifold_search.study_config import ConfigError, space_section
+        from manifold_search.study.config import ConfigError, space_section
 
         self.space_name = space
         self.options = dict(options or {})
@@ -103,7 +103,7 @@ class LiveProblem(Problem):
             value = _full_budget_objective(space, trial)
             test = trial.user_attrs.get("test_accuracy")
             if test is not None:
-                trial.set_user_attr(TEST_VALUE_ATTR, float(test))
+                trial.set_user_attr(TEST_VALUE, float(test))
             return value
 
         return objective
@@ -127,14 +127,14 @@ def _full_budget_objective(space: Any, trial: optuna.Trial) -> float:
     return space.objective(trial, report=False)
 
 
-def _factory(arg: str) -> LiveProblem:
+def live_problem(arg: str) -> LiveProblem:
     name, options = parse_live_arg(arg)
     return LiveProblem(name, options)
 
 
 register_problem_family(
     "live",
-    _factory,
+    live_problem,
     description="live:<space>[,key=value...]: train a search space's networks for real "
     "(regret from accuracy 1.0: the optimum is unknown)",
 )

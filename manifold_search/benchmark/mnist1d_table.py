@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 import optuna
-from scipy.special import gammaln
 
-from manifold_search.benchmark.problems import TEST_VALUE_ATTR, Problem, register_problem
+from manifold_search._attrs import TEST_VALUE
+from manifold_search.benchmark.problems import Problem, register_problem
 from manifold_search.representations import record_representations
-from search_spaces.mnist1d_grid import config_key, suggest_grid
+from search_spaces.mnist1d_grid import grid_key, suggest_grid
 
 TABLE_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tables", "mnist1d_nas.npz")
 
@@ -64,7 +64,7 @@ class Mnist1DTable(Problem):
             self.representation = data["representation"]
             self.probe_labels = data["probe_labels"]
             self.meta = json.loads(str(data["meta"]))
-        self.index = {config_key(p): i for i, p in enumerate(self.params)}
+        self.index = {grid_key(p): i for i, p in enumerate(self.params)}
         self.optimum = float(self.val_accuracy.max())
         self.test_optimum = float(self.test_accuracy.max())
         self.record = record
@@ -78,14 +78,14 @@ class Mnist1DTable(Problem):
     def lookup(self, params: dict[str, Any]) -> int:
         """Row of a configuration given as grid values (not indexes)."""
         try:
-            return self.index[config_key(params)]
+            return self.index[grid_key(params)]
         except KeyError:
             raise KeyError(f"configuration not in the MNIST-1D table: {params}") from None
 
     def objective(self, seed: int) -> Callable[[optuna.Trial], float]:
         def objective(trial: optuna.Trial) -> float:
             row = self.lookup(suggest_grid(trial))
-            trial.set_user_attr(TEST_VALUE_ATTR, float(self.test_accuracy[row]))
+            trial.set_user_attr(TEST_VALUE, float(self.test_accuracy[row]))
             trial.set_user_attr("test_accuracy", float(self.test_accuracy[row]))
             if self.record:
                 record_representations(
@@ -98,27 +98,6 @@ class Mnist1DTable(Problem):
             return float(self.val_accuracy[row])
 
         return objective
-
-    def expected_random_best(self, n_trials: int) -> np.ndarray:
-        """Exact expected best validation accuracy of random search without replacement.
-
-        For draws of ``m`` distinct configurations out of ``N``, the best is the
-        value of rank ``r`` (in descending order, 1-based) with probability
-        ``C(N - r, m - 1) / C(N, m)``; returns the expectation for m = 1..n_trials.
-        Note: samplers draw *parameters*, and conditional families make grid
-        points unequally likely; this curve is for uniform draws over the table.
-        """
-        values = np.sort(self.val_accuracy)[::-1]
-        n = len(values)
-        out = np.empty(n_trials)
-        for m in range(1, n_trials + 1):
-            r = np.arange(1, n - m + 2)
-            # log C(N - r, m - 1) - log C(N, m), computed with gammaln for stability
-            log_p = (gammaln(n - r + 1) - gammaln(m) - gammaln(n - r - m + 2)
-                     - (gammaln(n + 1) - gammaln(m + 1) - gammaln(n - m + 1)))  # fmt: skip
-            out[m - 1] = float(np.exp(log_p) @ values[: len(r)])
-        return out
-
 
     def random_draw_probabilities(self) -> np.ndarray:
         """Probability of each row under Optuna's RandomSampler on the grid space.
@@ -144,9 +123,5 @@ class Mnist1DTable(Problem):
         return self.optimum - expected, None
 
 
-def _factory() -> Problem:
-    return Mnist1DTable.load()
-
-
-_factory.__module__ = __name__
-register_problem("mnist1d-table", _factory, description=Mnist1DTable.description)
+register_problem("mnist1d-table", "manifold_search.benchmark.mnist1d_table:Mnist1DTable.load",
+                 description=Mnist1DTable.description)

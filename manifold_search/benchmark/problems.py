@@ -6,12 +6,15 @@ harness (``runner``) knows nothing else about a problem, so tabular look-ups
 (NAS-Bench-201, HPOBench, the project's MNIST-1D table) and live training can
 all be benchmarked the same way.
 
-Problems are looked up by name. Three ways to add one:
+Problems are looked up by name in two :class:`manifold_search.registry.Registry`
+objects (:data:`PROBLEMS`, :data:`FAMILIES`): name -> import path of a factory,
+with a description, resolved when the problem is used. Three ways to add one:
 
 * ``register_problem("my-problem", factory)`` at import time of a module, where
-  ``factory()`` returns a :class:`Problem`. Worker processes are started with
-  the ``spawn`` method, so the registering module is recorded and re-imported in
-  each worker: register from an importable module, not from ``__main__``.
+  ``factory()`` returns a :class:`Problem` and is a module-level class or function
+  (or its import path). Worker processes are started with the ``spawn`` method and
+  import the factory's module: register from an importable module, not from
+  ``__main__``, and no lambdas.
 * ``register_problem_family("live", factory)``: ``factory(arg)`` builds the
   problem for any name ``"live:<arg>"`` (for example a live-training problem per
   search space).
@@ -28,17 +31,17 @@ import importlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import optuna
 
-from manifold_search._imports import import_object
+from manifold_search._attrs import TEST_VALUE
+from manifold_search.registry import Registry, import_object
 
 #: Trial user attribute in which an objective may record a held-out ("test")
 #: value of the configuration it evaluated. The harness reports the test value
 #: of the incumbent (the trial with the best objective value so far).
-TEST_VALUE_ATTR = "test_value"
+TEST_VALUE_ATTR = TEST_VALUE
 
 #: Modules that register the built-in problems when imported. The project's
 #: MNIST-1D tabular benchmark registers itself by adding its module here, e.g.
@@ -147,37 +150,32 @@ class Problem(ABC):
         }
 
 
-@dataclass(frozen=True)
-class _Entry:
-    factory: Callable[..., Problem]
-    module: str
-    description: str
-
-
-_PROBLEMS: dict[str, _Entry] = {}
-_FAMILIES: dict[str, _Entry] = {}
+PROBLEMS = Registry("problem")
+FAMILIES = Registry("problem family")
 _loaded_modules: set[str] = set()
+_cached: dict[str, Problem] = {}
 
 
 def register_problem(
-    name: str, factory: Callable[[], Problem], *, description: str = "", replace: bool = False
-) -> None:
-    """Register ``factory`` (no arguments -> :class:`Problem`) under ``name``.
+    name: str, factory: str | Callable[..., Problem], *, description: str = "",
+    arg: str | None = None, replace: bool = False,
+) -> None:  # fmt: skip
+    """Register ``factory`` under ``name``: a module-level class or function, or its import
+    path ``package.module:attribute``; called as ``factory()``, or ``factory(arg)`` when an
+    ``arg`` is given (one factory serving several names).
 
-    The factory is called lazily, once per process that needs the problem, so
-    registering is cheap even for problems backed by large tables.
+    The factory is imported and called lazily, once per process that needs the problem,
+    so registering is cheap even for problems backed by large tables.
     """
     if ":" in name:
         raise ValueError(f"problem names cannot contain ':' (got {name!r})")
-    if name in _PROBLEMS and not replace:
-        raise ValueError(f"problem {name!r} is already registered")
-    _PROBLEMS[name] = _Entry(factory, getattr(factory, "__module__", ""), description)
+    PROBLEMS.register(name, factory, description, arg=arg, replace=replace)
     _cached.pop(name, None)
 
 
 def register_problem_family(
     prefix: str,
-    factory: Callable[[str], Problem],
+    factory: str | Callable[[str], Problem],
     *,
     description: str = "",
     replace: bool = False,
@@ -185,9 +183,7 @@ def register_problem_family(
     """Register a family: ``get_problem(f"{prefix}:{arg}")`` returns ``factory(arg)``."""
     if ":" in prefix or "." in prefix:
         raise ValueError(f"family prefixes cannot contain ':' or '.' (got {prefix!r})")
-    if prefix in _FAMILIES and not replace:
-        raise ValueError(f"problem family {prefix!r} is already registered")
-    _FAMILIES[prefix] = _Entry(factory, getattr(factory, "__module__", ""), description)
+    FAMILIES.register(prefix, factory, description, replace=replace)
 
 
 def _load_builtin_modules(extra: tuple[str, ...] = ()) -> None:
@@ -200,12 +196,9 @@ def _load_builtin_modules(extra: tuple[str, ...] = ()) -> None:
 def list_problems() -> dict[str, str]:
     """Registered problem names (and ``prefix:<arg>`` families) with descriptions."""
     _load_builtin_modules()
-    out = {name: entry.description for name, entry in sorted(_PROBLEMS.items())}
-    out.update({f"{p}:<arg>": e.description for p, e in sorted(_FAMILIES.items())})
+    out = dict(sorted(PROBLEMS.descriptions().items()))
+    out.update({f"{p}:<arg>": d for p, d in sorted(FAMILIES.descriptions().items())})
     return out
-
-
-_cached: dict[str, Problem] = {}
 
 
 def _from_import_path(path: str) -> Problem:
@@ -224,6 +217,22 @@ def _from_import_path(path: str) -> Problem:
     )
 
 
+def _build(name: str) -> Problem:
+    if name in PROBLEMS:
+        entry = PROBLEMS.lookup(name)
+        factory = entry.load()
+        return factory() if entry.arg is None else factory(entry.arg)
+    prefix, sep, arg = name.partition(":")
+    if sep and prefix in FAMILIES:
+        return FAMILIES.lookup(prefix).load()(arg)
+    if sep:
+        return _from_import_path(name)
+    raise ProblemError(
+        PROBLEMS.unknown_message(name, extra=", " + ", ".join(f"{p}:<arg>" for p in FAMILIES)
+                                 + " (or give an import path 'package.module:attribute')")
+    )  # fmt: skip
+
+
 def get_problem(name: str) -> Problem:
     """Return the problem registered as ``name`` (built once per process).
 
@@ -233,20 +242,7 @@ def get_problem(name: str) -> Problem:
     if name in _cached:
         return _cached[name]
     _load_builtin_modules()
-    if name in _PROBLEMS:
-        problem = _PROBLEMS[name].factory()
-    else:
-        prefix, sep, arg = name.partition(":")
-        if sep and prefix in _FAMILIES:
-            problem = _FAMILIES[prefix].factory(arg)
-        elif sep:
-            problem = _from_import_path(name)
-        else:
-            known = ", ".join(list_problems())
-            raise ProblemError(
-                f"unknown problem {name!r}; choose one of: {known} "
-                "(or give an import path 'package.module:attribute')"
-            )
+    problem = _build(name)
     if not isinstance(problem, Problem):
         raise ProblemError(f"the factory of problem {name!r} did not return a Problem")
     if not problem.name:
@@ -263,15 +259,14 @@ def get_problem(name: str) -> Problem:
 def problem_module(name: str) -> str:
     """The module that registered ``name``: worker processes import it first."""
     _load_builtin_modules()
-    if name in _PROBLEMS:
-        return _PROBLEMS[name].module
+    if name in PROBLEMS:
+        return PROBLEMS.lookup(name).module
     prefix, sep, _ = name.partition(":")
-    if sep and prefix in _FAMILIES:
-        return _FAMILIES[prefix].module
+    if sep and prefix in FAMILIES:
+        return FAMILIES.lookup(prefix).module
     return ""
 
 
 def ensure_registered(module: str) -> None:
     """Import ``module`` (in a worker) so that the problems it registers exist."""
     _load_builtin_modules((module,) if module else ())
-

@@ -20,7 +20,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,10 +30,10 @@ from typing import Any
 
 import optuna
 
+from manifold_search._attrs import TEST_VALUE, read_attr
 from manifold_search._threads import THREAD_VARS, thread_env
 from manifold_search.benchmark import store
 from manifold_search.benchmark.problems import (
-    TEST_VALUE_ATTR,
     Problem,
     ensure_registered,
     get_problem,
@@ -101,48 +101,45 @@ def execute(problem: Problem, spec: SamplerSpec, seed: int, n_trials: int) -> di
     study.optimize(recorded, n_trials=n_trials, catch=(Exception,))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
 
-    sign = 1.0 if problem.direction == "maximize" else -1.0
-    values: list[float | None] = []
-    best: list[float | None] = []
-    regret: list[float | None] = []
-    tests: list[float | None] = []
-    inc_test: list[float | None] = []
-    test_regret: list[float | None] = []
-    params: list[dict[str, Any]] = []
-    states: list[str] = []
-    best_value, best_test = -math.inf, None
-    for trial in sorted(study.trials, key=lambda t: t.number):
-        value = trial.value if trial.state == optuna.trial.TrialState.COMPLETE else None
-        test = trial.user_attrs.get(TEST_VALUE_ATTR)
-        if value is not None and math.isfinite(value) and sign * value > best_value:
-            best_value, best_test = sign * value, test
-        values.append(_finite(value))
-        tests.append(_finite(test))
-        current = sign * best_value if math.isfinite(best_value) else None
-        best.append(current)
-        regret.append(None if current is None else _finite(problem.regret(current)))
-        inc_test.append(_finite(best_test))
-        test_regret.append(
-            None if best_test is None or problem.test_optimum is None
-            else _finite(problem.test_regret(best_test))
-        )
-        params.append({k: v for k, v in trial.params.items()})
-        states.append(trial.state.name)
-    has_test = any(t is not None for t in tests)
     return {
-        "values": values,
-        "best": best,
-        "regret": regret,
-        "test": tests if has_test else None,
-        "incumbent_test": inc_test if has_test else None,
-        "test_regret": test_regret if has_test and problem.test_optimum is not None else None,
+        **_trajectory(problem, study.trials),
         "sampler_seconds": [sampler.seconds.get(t.number, 0.0) for t in study.trials],
-        "params": params,
-        "states": states,
         "wall_seconds": wall,
         "cpu_seconds": cpu,
         "failed_trials": len(errors),
         "first_error": errors[0] if errors else None,
+    }
+
+
+def _trajectory(problem: Problem, trials: list[optuna.trial.FrozenTrial]) -> dict[str, Any]:
+    """Per trial: value, best so far and its regret, test value of the incumbent, params."""
+    sign = 1.0 if problem.direction == "maximize" else -1.0
+    keys = ("values", "best", "regret", "test", "incumbent_test", "test_regret", "params", "states")
+    out: dict[str, list[Any]] = {k: [] for k in keys}
+    best_value, best_test = -math.inf, None
+    for trial in sorted(trials, key=lambda t: t.number):
+        value = trial.value if trial.state == optuna.trial.TrialState.COMPLETE else None
+        test = read_attr(trial.user_attrs, TEST_VALUE)
+        if value is not None and math.isfinite(value) and sign * value > best_value:
+            best_value, best_test = sign * value, test
+        current = sign * best_value if math.isfinite(best_value) else None
+        out["values"].append(_finite(value))
+        out["test"].append(_finite(test))
+        out["best"].append(current)
+        out["regret"].append(None if current is None else _finite(problem.regret(current)))
+        out["incumbent_test"].append(_finite(best_test))
+        out["test_regret"].append(
+            None if best_test is None or problem.test_optimum is None
+            else _finite(problem.test_regret(best_test))
+        )
+        out["params"].append(dict(trial.params))
+        out["states"].append(trial.state.name)
+    has_test = any(t is not None for t in out["test"])
+    return {
+        **out,
+        "test": out["test"] if has_test else None,
+        "incumbent_test": out["incumbent_test"] if has_test else None,
+        "test_regret": out["test_regret"] if has_test and problem.test_optimum is not None else None,
     }
 
 
@@ -210,26 +207,12 @@ def run_benchmark(
     ``jobs <= 1`` runs in this process (no pool). A KeyboardInterrupt cancels the
     runs not started and returns with ``interrupted=True``; finished runs are kept.
     """
-    out = Path(out)
-    store.check_meta(out, problem, n_trials)
-    tasks = plan(problem, specs, seeds, n_trials, out, threads)
-    outcome = Outcome()
-    pending = []
-    for task in tasks:
-        state = store.run_state(Path(task.path), task.spec())
-        if state == "same":
-            outcome.skipped.append((task.sampler["label"], task.seed))
-        elif state == "different":
-            raise store.ResultsDirError(
-                f"{task.path} was made by another specification of sampler "
-                f"{task.sampler['label']!r}; give this variant its own label (LABEL=NAME) "
-                "or use another --out"
-            )
-        else:
-            pending.append(task)
-
     from tqdm.auto import tqdm
 
+    out = Path(out)
+    store.check_meta(out, problem, n_trials)
+    outcome = Outcome()
+    pending = _pending(plan(problem, specs, seeds, n_trials, out, threads), outcome)
     bar = tqdm(
         total=len(pending), desc=problem, unit="run", file=sys.stderr,
         disable=not progress or not pending, dynamic_ncols=True,
@@ -248,51 +231,84 @@ def run_benchmark(
 
     try:
         if jobs <= 1 or len(pending) <= 1:
-            verbosity = optuna.logging.get_verbosity()
-            optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
-            for i, task in enumerate(pending):
-                try:
-                    record(run_task(task))
-                except KeyboardInterrupt:
-                    outcome.interrupted = True
-                    outcome.not_run.extend((t.sampler["label"], t.seed) for t in pending[i:])
-                    break
-            optuna.logging.set_verbosity(verbosity)
+            _run_here(pending, record, outcome)
         else:
-            ctx = get_context("spawn")
-            with thread_env(threads), ProcessPoolExecutor(
-                max_workers=jobs, mp_context=ctx, initializer=_configure_worker,
-                initargs=(threads,),
-            ) as pool:
-                futures: dict[Future, RunTask] = {pool.submit(run_task, t): t for t in pending}
-                try:
-                    remaining = set(futures)
-                    while remaining:
-                        done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                        for fut in done:
-                            task = futures[fut]
-                            try:
-                                record(fut.result())
-                            except Exception as exc:  # worker died (e.g. out of memory)
-                                record((task.sampler["label"], task.seed,
-                                        f"{type(exc).__name__}: {exc}", 0.0))
-                except KeyboardInterrupt:
-                    outcome.interrupted = True
-                    for fut, task in futures.items():
-                        if not fut.done():
-                            fut.cancel()
-                            outcome.not_run.append((task.sampler["label"], task.seed))
-                    pool.shutdown(wait=False, cancel_futures=True)
+            _run_pool(pending, record, outcome, jobs, threads)
     finally:
         bar.close()
         outcome.wall_seconds = time.perf_counter() - start
     if outcome.interrupted:
-        # Runs in flight when the interrupt came may still have finished and written
-        # their files (the pool waits for them unless they were interrupted too).
-        done = set(outcome.finished)
-        for task in pending:
-            key = (task.sampler["label"], task.seed)
-            if key not in done and store.run_state(Path(task.path), task.spec()) == "same":
-                outcome.finished.append(key)
-        outcome.not_run = [k for k in outcome.not_run if k not in set(outcome.finished)]
+        _count_finished_in_flight(pending, outcome)
     return outcome
+
+
+def _pending(tasks: list[RunTask], outcome: Outcome) -> list[RunTask]:
+    """The tasks without a finished run file; reused ones go to ``outcome.skipped``."""
+    pending = []
+    for task in tasks:
+        state = store.run_state(Path(task.path), task.spec())
+        if state == "same":
+            outcome.skipped.append((task.sampler["label"], task.seed))
+        elif state == "different":
+            raise store.ResultsDirError(
+                f"{task.path} was made by another specification of sampler "
+                f"{task.sampler['label']!r}; give this variant its own label (LABEL=NAME) "
+                "or use another --out"
+            )
+        else:
+            pending.append(task)
+    return pending
+
+
+Record = Callable[[tuple[str, int, str | None, float]], None]
+
+
+def _run_here(pending: list[RunTask], record: Record, outcome: Outcome) -> None:
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
+    for i, task in enumerate(pending):
+        try:
+            record(run_task(task))
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+            outcome.not_run.extend((t.sampler["label"], t.seed) for t in pending[i:])
+            break
+    optuna.logging.set_verbosity(verbosity)
+
+
+def _run_pool(pending: list[RunTask], record: Record, outcome: Outcome, jobs: int,
+              threads: int) -> None:  # fmt: skip
+    ctx = get_context("spawn")
+    with thread_env(threads), ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=_configure_worker, initargs=(threads,),
+    ) as pool:
+        futures: dict[Future, RunTask] = {pool.submit(run_task, t): t for t in pending}
+        try:
+            remaining = set(futures)
+            while remaining:
+                done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    task = futures[fut]
+                    try:
+                        record(fut.result())
+                    except Exception as exc:  # worker died (e.g. out of memory)
+                        record((task.sampler["label"], task.seed,
+                                f"{type(exc).__name__}: {exc}", 0.0))
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+            for fut, task in futures.items():
+                if not fut.done():
+                    fut.cancel()
+                    outcome.not_run.append((task.sampler["label"], task.seed))
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _count_finished_in_flight(pending: list[RunTask], outcome: Outcome) -> None:
+    """Runs in flight when the interrupt came may still have finished and written their
+    files (the pool waits for them unless they were interrupted too)."""
+    done = set(outcome.finished)
+    for task in pending:
+        key = (task.sampler["label"], task.seed)
+        if key not in done and store.run_state(Path(task.path), task.spec()) == "same":
+            outcome.finished.append(key)
+    outcome.not_run = [k for k in outcome.not_run if k not in set(outcome.finished)]

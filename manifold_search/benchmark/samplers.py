@@ -1,25 +1,11 @@
-"""Samplers to compare, built by name with a seed.
+"""Samplers to compare: the shared sampler registry plus benchmark specs.
 
-Built-in names (:data:`SAMPLERS`):
-
-========================  ===================================================
-``random``                ``RandomSampler(seed=...)``
-``tpe``                   ``TPESampler(seed=...)``: Optuna 5 defaults, i.e.
-                          multivariate TPE (``multivariate=None`` means True for
-                          one objective) with ``constant_liar=True``
-``tpe-univariate``        ``TPESampler(seed=..., multivariate=False)``
-``gp``                    ``GPSampler(seed=...)``
-``cmaes``                 ``CmaEsSampler(seed=...)``; refused on all-categorical
-                          spaces, where it would sample every parameter with its
-                          independent RandomSampler (i.e. be random search)
-``qmc``                   ``QMCSampler(seed=..., scramble=True)`` (scrambled so
-                          that seeds differ; Optuna's default is unscrambled)
-``manifold``              ``manifold_search.ManifoldSampler(seed=...)``
-========================  ===================================================
-
-Any other sampler is given by import path ``"package.module:Class"`` (a
-``BaseSampler`` subclass or a factory returning one; ``seed`` is passed when
-its signature accepts it). ``register_sampler`` adds names.
+Samplers are built by name or import path in :mod:`manifold_search.samplers`
+(names in :data:`manifold_search.registry.SAMPLERS`, case-insensitive);
+:func:`register_sampler` adds a name. This module adds what only a comparison
+needs: a support check per sampler (cmaes is refused on all-categorical
+spaces, where it would sample every parameter with its independent
+RandomSampler, i.e. be random search) and the sampler *spec*.
 
 A sampler *spec* on the command line is ``NAME`` or ``LABEL=NAME``; the label
 names the sampler in results and reports (default: the name, or the class name
@@ -30,9 +16,7 @@ can be, else kept as strings).
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
-import inspect
 import json
 import re
 import warnings
@@ -40,27 +24,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import optuna
-from optuna.samplers import BaseSampler
+from manifold_search.registry import SAMPLERS
+from manifold_search.samplers import SamplerError, build_sampler, canonical_name, sampler_label
 
-from manifold_search._imports import import_object
-from manifold_search.benchmark.problems import Problem
-
-
-class SamplerError(ValueError):
-    """An unknown sampler or bad sampler arguments; the message says how to fix it."""
+#: Why a sampler cannot run on a problem (by registered name), for the few that cannot.
+Unsupported = Callable[[Any], str | None]
 
 
-@dataclass(frozen=True)
-class SamplerEntry:
-    """A registered sampler: ``build(seed, **kwargs)`` and an optional support check."""
-
-    build: Callable[..., BaseSampler]
-    description: str
-    unsupported: Callable[[Problem], str | None] | None = None
-
-
-def _cmaes_unsupported(problem: Problem) -> str | None:
+def _cmaes_unsupported(problem: Any) -> str | None:
     if importlib.util.find_spec("cmaes") is None:
         return (
             "Optuna's CmaEsSampler needs the 'cmaes' package, which is not installed "
@@ -75,64 +46,22 @@ def _cmaes_unsupported(problem: Problem) -> str | None:
     return None
 
 
-def _manifold(seed: int, **kwargs: Any) -> BaseSampler:
-    try:
-        import manifold_search
-    except ImportError as exc:  # pragma: no cover - the package itself is importable
-        raise SamplerError(f"cannot import manifold_search ({exc})") from exc
-    cls = getattr(manifold_search, "ManifoldSampler", None)
-    if cls is None:
-        raise SamplerError(
-            "sampler 'manifold' needs manifold_search.ManifoldSampler, which this install "
-            "does not provide yet; benchmark another sampler or give one as 'module:Class'"
-        )
-    return cls(seed=seed, **kwargs)
-
-
-SAMPLERS: dict[str, SamplerEntry] = {
-    "random": SamplerEntry(
-        lambda seed, **kw: optuna.samplers.RandomSampler(seed=seed, **kw),
-        "RandomSampler",
-    ),
-    "tpe": SamplerEntry(
-        lambda seed, **kw: optuna.samplers.TPESampler(seed=seed, **kw),
-        "TPESampler with Optuna's defaults (Optuna 5: multivariate, constant liar)",
-    ),
-    "tpe-univariate": SamplerEntry(
-        lambda seed, **kw: optuna.samplers.TPESampler(
-            seed=seed, **{"multivariate": False, **kw}
-        ),
-        "TPESampler(multivariate=False): independent TPE per parameter",
-    ),
-    "gp": SamplerEntry(
-        lambda seed, **kw: optuna.samplers.GPSampler(seed=seed, **kw),
-        "GPSampler (Gaussian-process Bayesian optimisation)",
-    ),
-    "cmaes": SamplerEntry(
-        lambda seed, **kw: optuna.samplers.CmaEsSampler(seed=seed, **kw),
-        "CmaEsSampler (numeric parameters only)",
-        _cmaes_unsupported,
-    ),
-    "qmc": SamplerEntry(
-        lambda seed, **kw: optuna.samplers.QMCSampler(seed=seed, **{"scramble": True, **kw}),
-        "QMCSampler, scrambled Sobol",
-    ),
-    "manifold": SamplerEntry(_manifold, "manifold_search.ManifoldSampler (this project)"),
-}
+UNSUPPORTED: dict[str, Unsupported] = {"cmaes": _cmaes_unsupported}
 
 
 def register_sampler(
     name: str,
-    build: Callable[..., BaseSampler],
+    build: str | Callable[..., Any],
     *,
     description: str = "",
-    unsupported: Callable[[Problem], str | None] | None = None,
+    unsupported: Unsupported | None = None,
     replace: bool = False,
 ) -> None:
-    """Add ``name``: ``build(seed, **kwargs)`` must return a fresh sampler."""
-    if name in SAMPLERS and not replace:
-        raise ValueError(f"sampler {name!r} is already registered")
-    SAMPLERS[name] = SamplerEntry(build, description, unsupported)
+    """Add ``name``: ``build(seed, **kwargs)`` (module level, or its import path) returns a
+    fresh sampler."""
+    SAMPLERS.register(name, build, description, replace=replace)
+    if unsupported is not None:
+        UNSUPPORTED[name] = unsupported
 
 
 _LABEL_RE = re.compile(r"^[A-Za-z0-9_.+-]+$")
@@ -153,47 +82,14 @@ class SamplerSpec:
     def from_json(cls, data: Mapping[str, Any]) -> SamplerSpec:
         return cls(data["label"], data["name"], dict(data.get("kwargs", {})))
 
-    def _import(self) -> Callable[..., BaseSampler]:
-        try:
-            obj = import_object(self.name)
-        except ValueError as exc:
-            raise SamplerError(
-                f"{exc} for sampler {self.name!r}; give an importable 'package.module:Class'"
-            ) from exc
-        if not callable(obj):
-            raise SamplerError(f"{self.name!r} is not a sampler class or factory")
-        return obj
-
-    def build(self, seed: int) -> BaseSampler:
+    def build(self, seed: int) -> Any:
         """A fresh sampler seeded with ``seed``."""
-        kwargs = dict(self.kwargs)
-        if ":" in self.name:
-            factory = self._import()
-            if "seed" not in kwargs and _accepts(factory, "seed"):
-                kwargs["seed"] = seed
-            sampler = factory(**kwargs)
-        else:
-            entry = SAMPLERS.get(self.name)
-            if entry is None:
-                raise SamplerError(
-                    f"unknown sampler {self.name!r}; choose one of: {', '.join(SAMPLERS)} "
-                    "(or give an import path 'package.module:Class')"
-                )
-            kwargs.pop("seed", None)
-            sampler = entry.build(seed, **kwargs)
-        if not isinstance(sampler, BaseSampler):
-            raise SamplerError(
-                f"sampler {self.label!r} built a {type(sampler).__name__}, "
-                "not an optuna.samplers.BaseSampler"
-            )
-        return sampler
+        return build_sampler(self.name, seed, self.kwargs, label=self.label)
 
-    def unsupported_reason(self, problem: Problem) -> str | None:
+    def unsupported_reason(self, problem: Any) -> str | None:
         """Why this sampler should not run on ``problem`` (``None`` if it can)."""
-        entry = SAMPLERS.get(self.name)
-        if entry is None or entry.unsupported is None:
-            return None
-        return entry.unsupported(problem)
+        check = UNSUPPORTED.get(sampler_label(self.name))
+        return None if check is None else check(problem)
 
     def check(self) -> None:
         """Build once so that bad names or keyword arguments fail early."""
@@ -210,14 +106,6 @@ class SamplerSpec:
             ) from exc
         except (ValueError, ImportError) as exc:
             raise SamplerError(f"sampler {self.label!r} ({self.name}) failed to build: {exc}") from exc
-
-
-def _accepts(factory: Callable[..., Any], name: str) -> bool:
-    try:
-        params = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 def parse_kwargs(text: str) -> dict[str, Any]:
@@ -259,15 +147,8 @@ def parse_samplers(
     specs: list[SamplerSpec] = []
     for entry in entries:
         label, sep, name = entry.partition("=")
-        if not sep:
-            name = entry
-            label = entry.rsplit(":", 1)[-1].rsplit(".", 1)[-1] if ":" in entry else entry
-        label, name = label.strip(), name.strip()
-        if ":" not in name and name not in SAMPLERS:
-            raise SamplerError(
-                f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)} "
-                "(or give an import path 'package.module:Class')"
-            )
+        name = canonical_name((name if sep else entry).strip())
+        label = label.strip() if sep else sampler_label(name)
         if not _LABEL_RE.match(label):
             raise SamplerError(
                 f"bad sampler label {label!r}; use letters, digits and _.+- (LABEL=NAME)"

@@ -20,12 +20,15 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from manifold_search._jsonio import read_json, write_json_atomic
+
+#: Trial budgets of the report's tables unless --budgets says otherwise.
+DEFAULT_BUDGETS = (10, 25, 50, 100)
 META_FILE = "benchmark.json"
 INVOCATIONS_FILE = "invocations.jsonl"
 RUNS_DIR = "runs"
@@ -37,37 +40,6 @@ class ResultsDirError(ValueError):
 
 def run_path(out: Path, label: str, seed: int) -> Path:
     return Path(out) / RUNS_DIR / label / f"seed-{seed:04d}.json"
-
-
-def error_path(out: Path, label: str, seed: int) -> Path:
-    return Path(out) / RUNS_DIR / label / f"seed-{seed:04d}.error.txt"
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def read_json(path: Path) -> Any:
-    with open(path) as fh:
-        return json.load(fh)
 
 
 def check_meta(out: Path, problem: str, n_trials: int) -> None:

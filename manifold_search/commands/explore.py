@@ -8,10 +8,6 @@ from pathlib import Path
 
 from manifold_search.cli import UsageError
 from manifold_search.commands.report import add_study_arguments
-from manifold_search.explore import write_explore
-from manifold_search.runner import RunError
-from manifold_search.study_config import ConfigError
-from manifold_search.study_report import load_study, locate, report_dir
 
 _EPILOG = textwrap.dedent(
     """\
@@ -29,27 +25,28 @@ _EPILOG = textwrap.dedent(
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "explore",
-        help="write the network manifold as an interactive HTML page",
-        description="Write the network manifold of a study as one self-contained, interactive "
-        "HTML page.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``explore`` subcommand's description and arguments."""
+    p.description = (
+        "Write the network manifold of a study as one self-contained, interactive "
+        "HTML page."
     )
+    p.epilog = _EPILOG
     add_study_arguments(p)
     p.add_argument("--out", metavar="FILE.html", help="where to write the page")
     p.set_defaults(func=explore_command)
 
 
 def explore_command(args: argparse.Namespace) -> int:
+    from manifold_search.study.explore import write_explore
+    from manifold_search.study.locate import locate
+    from manifold_search.study.storage import StudyError, load_study
+
     try:
-        storage, name, output_dir, main = locate(args.study_dir, args.study, args.storage)
-        study = load_study(storage, name)
-        out = Path(args.out) if args.out else report_dir(output_dir, name, main) / "manifold.html"
-        path = write_explore(study, out)
-    except (ConfigError, RunError) as exc:
+        where = locate(args.study_dir, args.study, args.storage)
+        study = load_study(where.storage, where.name)
+        path = write_explore(study, Path(args.out) if args.out else where.report_dir / "manifold.html")
+    except StudyError as exc:
         raise UsageError(str(exc)) from None
     print(f"explore: {path}")
     return 0

@@ -6,9 +6,6 @@ import argparse
 import textwrap
 
 from manifold_search.cli import UsageError
-from manifold_search.runner import RunError
-from manifold_search.study_config import ConfigError
-from manifold_search.study_report import load_study, locate, write_report
 
 _EPILOG = textwrap.dedent(
     """\
@@ -29,15 +26,13 @@ _EPILOG = textwrap.dedent(
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "report",
-        help="write a study's Markdown report and plots",
-        description="Write the report of a study run by 'manifold-search run': best trials, "
-        "history against\nrandom search, parameter importances, the network manifold and its features.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``report`` subcommand's description and arguments."""
+    p.description = (
+        "Write the report of a study run by 'manifold-search run': best trials, "
+        "history against\nrandom search, parameter importances, the network manifold and its features."
     )
+    p.epilog = _EPILOG
     add_study_arguments(p)
     p.add_argument("--baseline", action="append", default=[], metavar="FILE",
                    help="a random-search baseline as JSON (repeatable)")
@@ -47,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def add_study_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("study_dir", metavar="STUDY_DIR",
-                   help="output directory of 'manifold-search run' (or its STUDY.toml)")
+                   help="output directory of 'manifold-search run', or its STUDY.toml (from any "
+                   "directory)")
     p.add_argument("--study", metavar="NAME",
                    help="which study of the storage (default: the config's own study)")
     p.add_argument("--storage", metavar="URL",
@@ -55,12 +51,16 @@ def add_study_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def report_command(args: argparse.Namespace) -> int:
+    from manifold_search.study.locate import locate
+    from manifold_search.study.report import write_report
+    from manifold_search.study.storage import StudyError, load_study
+
     try:
-        storage, name, output_dir, main = locate(args.study_dir, args.study, args.storage)
-        study = load_study(storage, name)
-        path = write_report(study, output_dir, main=main, baseline_files=args.baseline,
-                            out=args.out)  # fmt: skip
-    except (ConfigError, RunError) as exc:
+        where = locate(args.study_dir, args.study, args.storage)
+        study = load_study(where.storage, where.name)
+        path = write_report(study, where.output_dir, main=where.main, baseline_files=args.baseline,
+                            out=args.out, storage_url=where.storage)  # fmt: skip
+    except StudyError as exc:
         raise UsageError(str(exc)) from None
     print(f"report: {path}")
     return 0

@@ -6,10 +6,9 @@ import argparse
 import shlex
 import sys
 import textwrap
+from typing import Any
 
 from manifold_search.cli import UsageError
-from manifold_search.runner import RunError, format_seconds, make_plan, run_study
-from manifold_search.study_config import ConfigError, load_config
 
 _EPILOG = textwrap.dedent(
     """\
@@ -19,8 +18,10 @@ _EPILOG = textwrap.dedent(
       manifold-search run studies/quickstart.toml --sampler random   # a baseline beside it
       manifold-search run studies/digits.toml --trials 50 --storage sqlite:///digits.db
 
-    The study lives in its storage (default: a SQLite file <output_dir>/study.db with
-    the recorded networks in study.db.artifacts/ beside it). Running the same command
+    Relative paths in STUDY.toml (output_dir, a sqlite storage, data_dir) are relative
+    to the config file's folder, so the command works from any directory. The study
+    lives in its storage (default: a SQLite file <output_dir>/study.db with the
+    recorded networks in study.db.artifacts/ beside it). Running the same command
     again resumes it to its target number of finished trials; a trial left RUNNING by
     a killed run is marked FAIL first. With --sampler other than the config's, the
     trials go to a study of their own, <name>-<sampler>, in the same storage: a run
@@ -35,15 +36,13 @@ _EPILOG = textwrap.dedent(
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "run",
-        help="run or resume a study from a study config (trains networks for real)",
-        description="Run the study described by STUDY.toml: train networks from its search space "
-        "with its sampler,\nrecord each trained network, and write a report. Resumable.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``run`` subcommand's description and arguments."""
+    p.description = (
+        "Run the study described by STUDY.toml: train networks from its search space "
+        "with its sampler,\nrecord each trained network, and write a report. Resumable."
     )
+    p.epilog = _EPILOG
     p.add_argument("config", metavar="STUDY.toml", help="study config (see studies/)")
     p.add_argument("--trials", type=int, metavar="N",
                    help="target number of finished trials (default: [study] n_trials)")
@@ -53,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "postgresql://... only with [space] record = false) (default: [study] "
                    "storage, else <output_dir>/study.db)")
     p.add_argument("--sampler", metavar="NAME",
-                   help="manifold, tpe, gp, random, ... or package.module:Class (default: "
+                   help="manifold, tpe, gp, random, ... (any case) or package.module:Class (default: "
                    "[sampler] name); another sampler than the config's runs its own study "
                    "<name>-<sampler> in the same storage")
     p.add_argument("--seed", type=int, metavar="S",
@@ -68,22 +67,40 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from manifold_search.study.config import load_config
+    from manifold_search.study.plan import make_plan
+    from manifold_search.study.runner import run_study
+    from manifold_search.study.storage import StudyError
+
     try:
         config = load_config(args.config)
         plan = make_plan(config, trials=args.trials, storage=args.storage, sampler=args.sampler,
                          seed=args.seed, workers=args.workers)  # fmt: skip
-    except (ConfigError, RunError) as exc:
-        raise UsageError(str(exc)) from None
-    try:
         outcome = run_study(plan, progress=not args.no_progress, report=not args.no_report)
-    except (ConfigError, RunError) as exc:
+    except StudyError as exc:
         raise UsageError(str(exc)) from None
-    resume = shlex.join(["manifold-search", *args.argv])
     for note in outcome.notes:
         print(f"note: {note}", file=sys.stderr)
+    print(_finished_line(outcome))
+    return _closing_lines(args, plan, outcome)
+
+
+def _finished_line(outcome: Any) -> str:
+    """Trials finished and how long they took: this run's time when it trained, else the
+    study's own span (a resume with nothing left to do took no time worth printing)."""
+    from manifold_search._format import duration
+
     new = outcome.finished - outcome.finished_before
-    print(f"{outcome.finished}/{outcome.target} finished trials ({new} new, "
-          f"{outcome.failed_now} failed) in {format_seconds(outcome.wall_seconds)}")
+    head = f"{outcome.finished}/{outcome.target} finished trials"
+    if new == 0 and outcome.failed_now == 0:
+        return (f"{head}: target already reached; the study's trials ran from first start to "
+                f"last end in {duration(outcome.study_seconds)}")  # fmt: skip
+    return (f"{head} ({new} new, {outcome.failed_now} failed) in {duration(outcome.wall_seconds)}"
+            f" (study so far: {duration(outcome.study_seconds)})")  # fmt: skip
+
+
+def _closing_lines(args: argparse.Namespace, plan: Any, outcome: Any) -> int:
+    resume = shlex.join(["manifold-search", *args.argv])
     best = outcome.best
     if best is not None:
         test = best.user_attrs.get("test_accuracy")

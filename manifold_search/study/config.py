@@ -7,8 +7,8 @@ A study config has three tables::
     n_trials = 30                # target number of finished trials (required)
     direction = "maximize"       # or "minimize"
     seed = 0                     # the sampler's seed
-    output_dir = "runs/quickstart"   # default: runs/<name>
-    # storage = "sqlite:///runs/quickstart/study.db"   # default: <output_dir>/study.db
+    output_dir = "../runs/quickstart"   # relative to this file; default: runs/<name>
+    # storage = "sqlite:///../runs/quickstart/study.db"   # default: <output_dir>/study.db
 
     [space]
     name = "mnist1d"             # a bundled search space or "package.module:object"
@@ -22,28 +22,28 @@ A study config has three tables::
 Every key is checked: an unknown key, a value of the wrong type, an unknown search
 space or sampler, or a storage that is not a database URL raises
 :class:`ConfigError` whose message is one line naming the file, the key and the fix.
-Relative paths (``output_dir``, a SQLite storage, a space's ``data_dir``) are
-relative to the working directory, as for any command-line tool.
+
+Relative paths in a config (``output_dir``, a SQLite storage, a space option whose
+name ends in ``_dir``, ``_path`` or ``_file`` such as ``data_dir``) are relative to
+the config file's folder, so a study is the same study from whatever directory it
+is run; the default ``output_dir`` is ``runs/<name>`` beside the config. Paths given
+on the command line (``--storage``) are relative to the working directory.
 """
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import os
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    try:
-        import tomli as tomllib  # type: ignore[no-redef]
-    except ImportError:  # pragma: no cover - depends on the interpreter
-        tomllib = None  # type: ignore[assignment]
+from manifold_search.registry import SPACES, did_you_mean
+from manifold_search.samplers import SamplerError, build_sampler, canonical_name
+from manifold_search.study.storage import StudyError
+from search_spaces import get_space, option_types, space_parameters, space_target
 
 DIRECTIONS = ("maximize", "minimize")
 DEFAULT_SAMPLER = "manifold"
@@ -51,7 +51,7 @@ DEFAULT_SAMPLER = "manifold"
 _URL_RE = re.compile(r"^(sqlite|postgresql|postgres|mysql|mariadb|oracle|mssql)(\+\w+)?://")
 
 
-class ConfigError(ValueError):
+class ConfigError(StudyError):
     """A bad study config; the message is one line: file, key, problem and fix."""
 
 
@@ -91,19 +91,51 @@ class StudyConfig:
     space: SpaceSection
     sampler: SamplerSection = field(default_factory=SamplerSection)
     path: str = "<config>"
+    base_dir: Path = field(default_factory=Path.cwd)  # relative paths start here
 
     @property
     def output_dir(self) -> Path:
-        """Where the study's storage (by default), report and plots go."""
-        return Path(self.study.output_dir or os.path.join("runs", self.study.name))
+        """Where the study's storage (by default), report and plots go (absolute)."""
+        return resolve_path(self.study.output_dir or os.path.join("runs", self.study.name),
+                            self.base_dir)  # fmt: skip
 
     def storage_url(self, override: str | None = None) -> str:
-        """The storage URL: ``override``, else ``[study] storage``, else a SQLite file
-        ``<output_dir>/study.db`` (absolute, so that every process finds the same file)."""
-        url = override or self.study.storage
-        if url:
-            return url
-        return "sqlite:///" + str((self.output_dir / "study.db").resolve())
+        """The storage URL: ``override`` (relative to the working directory), else
+        ``[study] storage`` (relative to the config's folder), else a SQLite file
+        ``<output_dir>/study.db``; SQLite paths made absolute, so that every process
+        finds the same file."""
+        if override:
+            return absolute_sqlite_url(override, Path.cwd())
+        if self.study.storage:
+            return absolute_sqlite_url(self.study.storage, self.base_dir)
+        return "sqlite:///" + str(self.output_dir / "study.db")
+
+
+def resolve_path(path: str | os.PathLike[str], base_dir: Path) -> Path:
+    """``path`` made absolute against ``base_dir`` (``~`` expanded first)."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (Path(base_dir) / p).resolve()
+
+
+def absolute_sqlite_url(url: str, base_dir: Path) -> str:
+    """A ``sqlite:///relative/path`` URL made absolute against ``base_dir``; others as given."""
+    if not url.startswith("sqlite:///"):
+        return url
+    return "sqlite:///" + str(resolve_path(url[len("sqlite:///"):], base_dir))
+
+
+#: Space options that name files or folders (resolved against the config's folder).
+PATH_OPTION_SUFFIXES = ("_dir", "_path", "_file")
+
+
+def _resolve_path_options(options: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Relative path options of a space made absolute; ``~`` paths are left to the space."""
+    out = dict(options)
+    for key, value in options.items():
+        if (key.endswith(PATH_OPTION_SUFFIXES) and isinstance(value, str) and value
+                and not value.startswith("~")):  # fmt: skip
+            out[key] = str(resolve_path(value, base_dir))
+    return out
 
 
 # -- field checks ---------------------------------------------------------------------
@@ -133,8 +165,7 @@ def _matches(value: Any, types: tuple[type, ...]) -> bool:
 
 
 def _unknown_key(where: str, key: str, known: list[str], path: str) -> ConfigError:
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f"did you mean {close[0]}? " if close else ""
+    hint = did_you_mean(key, known)
     return ConfigError(
         f"{path}: {where} {key}: unknown key; {hint}known keys: {', '.join(known)}"
     )
@@ -199,81 +230,13 @@ def _study_section(table: Mapping[str, Any], path: str) -> StudySection:
 # -- search spaces --------------------------------------------------------------------
 
 
-def space_target(name: str) -> Any:
-    """The class (or ready instance) a space name refers to, without building it."""
-    import search_spaces
-
-    registry = search_spaces._REGISTRY
-    if name in registry:
-        return search_spaces._import(registry[name])
-    if ":" in name:
-        return search_spaces._import(name)
-    raise ValueError(
-        f"unknown search space {name!r}; choose one of {', '.join(search_spaces.available())} "
-        "or give package.module:object"
-    )
-
-
-def space_parameters(target: Any) -> dict[str, inspect.Parameter]:
-    """Keyword options a space class accepts: its ``__init__`` and those it passes on
-    through ``**kwargs`` to its base classes. A ready instance accepts none."""
-    if not isinstance(target, type):
-        return {}
-    params: dict[str, inspect.Parameter] = {}
-    for cls in target.__mro__:
-        if cls is object:
-            break
-        init = cls.__dict__.get("__init__")
-        if init is None:
-            continue
-        try:
-            signature = inspect.signature(init)
-        except (TypeError, ValueError):
-            break
-        passes_on = False
-        for p in list(signature.parameters.values())[1:]:
-            if p.kind is inspect.Parameter.VAR_KEYWORD:
-                passes_on = True
-            elif p.kind is not inspect.Parameter.VAR_POSITIONAL:
-                params.setdefault(p.name, p)
-        if not passes_on:
-            break
-    return params
-
-
-_ANNOTATION_TYPES = {"int": (int,), "float": (float,), "str": (str,), "bool": (bool,),
-                     "dict": (dict,), "list": (list,), "None": ()}  # fmt: skip
-
-
-def _expected_types(p: inspect.Parameter) -> tuple[type, ...] | None:
-    """Accepted TOML value types of a constructor parameter, or None when unknown."""
-    annotation = p.annotation
-    if isinstance(annotation, str):
-        parts = [a.strip() for a in annotation.replace("Optional[", "").rstrip("]").split("|")]
-        types: tuple[type, ...] = ()
-        for part in parts:
-            if part not in _ANNOTATION_TYPES:
-                return None
-            types += _ANNOTATION_TYPES[part]
-        return types or None
-    if isinstance(annotation, type) and annotation in (int, float, str, bool):
-        return (annotation,)
-    default = p.default
-    if default is inspect.Parameter.empty or default is None:
-        return None
-    if isinstance(default, bool):
-        return (bool,)
-    if isinstance(default, int | float | str):
-        return (type(default),)
-    return None
-
-
 def space_section(name: str, options: Mapping[str, Any], path: str = "<config>") -> SpaceSection:
     """Check a search space name and its options (as ``[space]`` of a config would)."""
     return _space_section({"name": name, **options}, path)
 
 
-def _space_section(table: Mapping[str, Any], path: str) -> SpaceSection:
+def _space_section(table: Mapping[str, Any], path: str,
+                   base_dir: Path | None = None) -> SpaceSection:  # fmt: skip
     if "name" not in table:
         raise ConfigError(
             f'{path}: [space] name is missing; add e.g. name = "mnist1d" (a bundled space: '
@@ -287,6 +250,7 @@ def _space_section(table: Mapping[str, Any], path: str) -> SpaceSection:
         target = space_target(name)
     except ValueError as exc:
         raise ConfigError(f"{path}: [space] name: {exc}") from None
+    name = SPACES.canonical(name) or name
     params = space_parameters(target)
     for key, value in options.items():
         if key not in params:
@@ -296,21 +260,19 @@ def _space_section(table: Mapping[str, Any], path: str) -> SpaceSection:
                     "remove the key or point name at a class"
                 )
             raise _unknown_key(f"[space] ({name})", key, list(params), path)
-        types = _expected_types(params[key])
+        types = option_types(params[key])
         if types is not None and not _matches(value, types):
             wanted = " or ".join(_type_name(t()) for t in types)
             raise ConfigError(
                 f"{path}: [space] {key} must be {wanted}, not {_type_name(value)} ({value!r})"
             )
-    section = SpaceSection(name=name, options=options)
+    section = SpaceSection(name=name, options=_resolve_path_options(options, base_dir or Path.cwd()))
     build_space(section, path)  # the constructor checks values (cheap: no data is loaded)
     return section
 
 
 def build_space(section: SpaceSection, path: str = "<config>") -> Any:
     """The search space of a config section (its options checked by the constructor)."""
-    from search_spaces import get_space
-
     try:
         return get_space(section.name, **section.options)
     except (TypeError, ValueError) as exc:
@@ -324,33 +286,24 @@ def _sampler_section(table: Mapping[str, Any], path: str) -> SamplerSection:
     name = table.get("name", DEFAULT_SAMPLER)
     if not isinstance(name, str):
         raise ConfigError(f"{path}: [sampler] name must be a string, not {_type_name(name)}")
+    try:
+        name = canonical_name(name)
+    except SamplerError as exc:
+        raise ConfigError(f"{path}: [sampler] name: {exc}") from None
     options = {k: v for k, v in table.items() if k != "name"}
     section = SamplerSection(name=name, options=options)
-    build_sampler(section, seed=0, path=path)  # fails early on bad names or options
+    build_section_sampler(section, seed=0, path=path)  # fails early on bad names or options
     return section
 
 
-def sampler_label(name: str) -> str:
-    """A short label of a sampler name: ``tpe`` -> ``tpe``, ``pkg.mod:Cls`` -> ``Cls``."""
-    return name.rsplit(":", 1)[-1].rsplit(".", 1)[-1] if ":" in name else name
-
-
-def build_sampler(section: SamplerSection, seed: int, path: str = "<config>") -> Any:
-    """A fresh sampler by name (the benchmark harness's factory) seeded with ``seed``."""
+def build_section_sampler(section: SamplerSection, seed: int, path: str = "<config>") -> Any:
+    """A fresh sampler of a ``[sampler]`` section seeded with ``seed``."""
     import warnings
 
-    from manifold_search.benchmark.samplers import SAMPLERS, SamplerError, SamplerSpec
-
-    if ":" not in section.name and section.name not in SAMPLERS:
-        raise ConfigError(
-            f"{path}: [sampler] name: unknown sampler {section.name!r}; choose one of "
-            f"{', '.join(SAMPLERS)} or give package.module:Class"
-        )
-    spec = SamplerSpec(sampler_label(section.name), section.name, dict(section.options))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ExperimentalWarning of some samplers
-            return spec.build(seed)
+            return build_sampler(section.name, seed, section.options)
     except SamplerError as exc:
         raise ConfigError(f"{path}: [sampler] {exc}") from None
     except (TypeError, ValueError, ImportError) as exc:
@@ -366,8 +319,11 @@ def build_sampler(section: SamplerSection, seed: int, path: str = "<config>") ->
 _SECTIONS = ("study", "space", "sampler")
 
 
-def parse_config(data: Mapping[str, Any], path: str = "<config>") -> StudyConfig:
-    """Validate a parsed TOML document and return the config."""
+def parse_config(data: Mapping[str, Any], path: str = "<config>",
+                 base_dir: Path | None = None) -> StudyConfig:  # fmt: skip
+    """Validate a parsed TOML document and return the config; relative paths in it are
+    relative to ``base_dir`` (default: the working directory)."""
+    base_dir = Path(base_dir).resolve() if base_dir is not None else Path.cwd()
     for key, value in data.items():
         if key not in _SECTIONS:
             raise _unknown_key("table", f"[{key}]" if isinstance(value, dict) else key,
@@ -379,17 +335,16 @@ def parse_config(data: Mapping[str, Any], path: str = "<config>") -> StudyConfig
             raise ConfigError(f"{path}: the [{key}] table is missing; see studies/quickstart.toml")
     return StudyConfig(
         study=_study_section(data["study"], path),
-        space=_space_section(data["space"], path),
+        space=_space_section(data["space"], path, base_dir),
         sampler=_sampler_section(data.get("sampler", {}), path),
         path=path,
+        base_dir=base_dir,
     )
 
 
 def load_config(path: str | os.PathLike[str]) -> StudyConfig:
     """Read and validate a study config file."""
     path = str(path)
-    if tomllib is None:  # pragma: no cover
-        raise ConfigError("reading TOML on Python 3.10 needs the tomli package (pip install tomli)")
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
@@ -400,7 +355,7 @@ def load_config(path: str | os.PathLike[str]) -> StudyConfig:
         raise ConfigError(f"{path}: is a directory; give a study config file (.toml)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, path)
+    return parse_config(data, path, base_dir=Path(path).resolve().parent)
 
 
 __all__ = [
@@ -409,11 +364,10 @@ __all__ = [
     "SpaceSection",
     "StudyConfig",
     "StudySection",
-    "build_sampler",
+    "build_section_sampler",
     "build_space",
     "load_config",
     "parse_config",
-    "sampler_label",
     "space_section",
     "validate_storage_url",
 ]

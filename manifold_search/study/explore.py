@@ -1,0 +1,116 @@
+"""An interactive, self-contained HTML page of a study's network manifold.
+
+``write_explore(study, path)`` writes one HTML file: the PHATE layout of the
+study's trained networks (the same as the report's ``manifold.png``) as inline
+SVG, coloured by the objective, a manifold feature or a categorical parameter
+(a menu), with the best trials marked. Hovering a point (or a row of the trial
+table below) shows that trial's parameters and metrics; clicking pins it. The
+data are embedded as JSON into the template ``explore.html`` (package data), and
+the page uses a few lines of plain JavaScript: no network access, no CDN, it
+works offline and can be mailed as one file.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from manifold_search._format import number
+from manifold_search.study.data import FEATURES, StudyData, categorical_params, collect
+from manifold_search.study.storage import ReportError
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe values: non-finite floats become null, other objects strings."""
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return str(value)
+
+
+def page_data(data: StudyData) -> dict[str, Any]:
+    """The JSON document the page draws."""
+    by_number = data.by_number
+    best = {k: rank for rank, k in enumerate(data.best_keys(), start=1)}
+    points = []
+    for i, key in enumerate(data.keys):
+        t = by_number[key]
+        ua = t.user_attrs
+        metrics = {
+            "test accuracy": ua.get("test_accuracy"),
+            "parameters": ua.get("n_params"),
+            "train seconds": ua.get("train_seconds"),
+            "epochs run": ua.get("epochs_run"),
+        }
+        if key in data.region:
+            metrics["region score"] = data.region[key]
+        points.append({
+            "number": key,
+            "x": float(data.coords[i, 0]),
+            "y": float(data.coords[i, 1]) if data.coords.shape[1] > 1 else 0.0,
+            "value": _clean(t.value),
+            "best": best.get(key, 0),
+            "metrics": {k: _clean(v) for k, v in metrics.items() if v is not None},
+            "params": {k: _clean(v) for k, v in t.params.items()},
+            "features": {name: _clean(data.features[key].get(name)) for name, _, _ in FEATURES},
+        })
+    colourings = [{"key": "__value__", "title": data.label, "kind": "value"}]
+    colourings += [{"key": name, "title": title, "kind": "value"} for name, title, _ in FEATURES]
+    colourings += [{"key": name, "title": f"parameter '{name}'", "kind": "category"}
+                   for name in categorical_params(data)]  # fmt: skip
+    return {"label": data.label, "maximize": data.maximize, "points": points,
+            "colourings": colourings}  # fmt: skip
+
+
+def _template() -> str:
+    return (files("manifold_search.study") / "explore.html").read_text(encoding="utf-8")
+
+
+def build_html(data: StudyData) -> str:
+    """The page as one string."""
+    doc = json.dumps(page_data(data), allow_nan=False).replace("</", "<\\/")
+    study = data.study
+    meta = data.meta
+    space = (meta.get("space") or {}).get("name", "?")
+    sampler = (meta.get("sampler") or {}).get("name", "?")
+    best = data.ranked()[0] if data.complete else None
+    subtitle = (
+        f"{len(data.keys)} trained networks of study '{study.study_name}' (space {space}, sampler "
+        f"{sampler}); {study.direction.name.lower()} {data.label}"
+        + (f"; best trial #{best.number}: {number(best.value, significant=6)}" if best else "")
+    )
+    explain = (
+        "Each point is a trained network, placed by PHATE on the distances between the "
+        "networks' diffusion operators on the study's fixed probe set: networks that arrange "
+        "the probe inputs alike sit close together. Red stars: the best 3 trials."
+    )
+    return (
+        _template().replace("__TITLE__", html.escape(f"Network manifold: {study.study_name}"))
+        .replace("__SUBTITLE__", html.escape(subtitle))
+        .replace("__EXPLAIN__", html.escape(explain))
+        .replace("__DATA__", doc)
+    )
+
+
+def write_explore(study: optuna.Study, path: str | Path, data: StudyData | None = None) -> Path:
+    """Write the page for ``study`` to ``path``; return the path."""
+    data = data if data is not None else collect(study)
+    if len(data.keys) < 1:
+        raise ReportError(
+            f"study {study.study_name!r} has no recorded network to show "
+            f"({'; '.join(data.notes) or 'no COMPLETE trial'})"
+        )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(build_html(data), encoding="utf-8")
+    return path
+
+
+__all__ = ["build_html", "page_data", "write_explore"]

@@ -1,0 +1,101 @@
+"""Where studies live: the error base class, file names, and opening storages and studies.
+
+Every error of the study layer is a :class:`StudyError` (a ``ValueError``) whose
+message is one line naming the problem and the fix; the commands print it and
+exit with status 2.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+#: File in the output directory naming the storage and study of each study run there.
+RUN_FILE = "run.json"
+#: File in the output directory collecting full tracebacks of failed trials.
+ERROR_LOG = "errors.log"
+#: Trial states that count towards a study's target.
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+class StudyError(ValueError):
+    """A study cannot be configured, run or reported as asked (the message says how to fix it)."""
+
+
+class RunError(StudyError):
+    """The study cannot be run as asked."""
+
+
+class ReportError(StudyError):
+    """No study to report on (the message says where it looked and what to give)."""
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL, else None."""
+    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+
+
+def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorage:
+    """An RDB storage for ``url``: SQLite with a long lock timeout (several processes
+    write to one file), other databases with Optuna's heartbeat. With ``create=False`` a
+    missing SQLite file is an error instead of a new empty database."""
+    path = sqlite_path(url)
+    if path is not None:
+        if not create and not path.is_file():
+            raise ReportError(f"{url}: no such database file; run 'manifold-search run CONFIG' "
+                              "first, or give the --storage URL of the study")  # fmt: skip
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"storage {url!r}: cannot create {path.parent} ({exc})") from None
+        kwargs: dict[str, Any] = {"engine_kwargs": {"connect_args": {"timeout": 60}}}
+    else:
+        kwargs = {"heartbeat_interval": 60, "grace_period": 180}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, **kwargs)
+    except Exception as exc:  # bad URL, missing driver, unreachable server
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(
+            f"cannot open storage {url!r}: {first}; check the URL (e.g. "
+            "sqlite:///runs/x/study.db) and that its database driver is installed"
+        ) from None
+
+
+def load_study(storage: str, name: str) -> optuna.Study:
+    """An existing study (for reading: report, explore)."""
+    return optuna.load_study(study_name=name, storage=open_storage(storage, create=False))
+
+
+def counts(study: optuna.Study) -> dict[str, int]:
+    """Trials per state name (COMPLETE, PRUNED, FAIL, RUNNING, WAITING)."""
+    out = {state.name: 0 for state in TrialState}
+    for trial in study.get_trials(deepcopy=False):
+        out[trial.state.name] += 1
+    return out
+
+
+def n_finished(study: optuna.Study) -> int:
+    c = counts(study)
+    return c["COMPLETE"] + c["PRUNED"]
+
+
+def best_trial(study: optuna.Study) -> FrozenTrial | None:
+    """The best COMPLETE trial (None when there is none)."""
+    try:
+        return study.best_trial
+    except ValueError:
+        return None
+
+
+def trials_span(study: optuna.Study) -> float:
+    """Seconds from the first trial's start to the last trial's end (nan without trials)."""
+    trials = study.get_trials(deepcopy=False)
+    starts = [t.datetime_start for t in trials if t.datetime_start]
+    ends = [t.datetime_complete for t in trials if t.datetime_complete]
+    return (max(ends) - min(starts)).total_seconds() if starts and ends else float("nan")

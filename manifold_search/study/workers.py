@@ -1,0 +1,244 @@
+"""Running trials: the trial loop, worker processes and stale-trial recovery.
+
+Stale trials. A trial records the host, process id and process start time of the
+worker running it (user attribute ``manifold_search:worker``). On (re)start, a
+RUNNING trial whose process on this host no longer exists was left by a killed
+run and is marked FAIL. With one worker, RUNNING trials whose owner cannot be
+checked (no record, or another host of a SQLite file) are failed too; with
+several workers they are left alone. Storages other than SQLite get Optuna's
+heartbeat, so trials of workers that died on other machines are failed by Optuna.
+
+Parallel workers. ``workers=K`` starts K processes (``spawn`` context, one
+torch/BLAS thread each) on the shared storage. Worker ``k`` seeds its sampler
+with a seed derived from ``(seed, k, trials already stored)``, so workers do not
+repeat each other's random start-up configurations. Every worker stops when
+finished plus running trials reach the target, so a study overshoots by at most
+K - 1 trials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from manifold_search._attrs import ERROR, WORKER, read_attr
+from manifold_search._threads import thread_env
+from manifold_search.study.config import build_section_sampler, build_space
+from manifold_search.study.plan import StudyPlan
+from manifold_search.study.storage import ERROR_LOG, counts, n_finished, open_storage
+
+#: Consecutive failed trials after which a worker stops (a broken setup, not bad luck).
+MAX_CONSECUTIVE_FAILURES = 3
+
+
+def _proc_start(pid: int) -> str | None:
+    """Start time of a process in clock ticks (Linux), to tell a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def worker_record() -> dict[str, Any]:
+    """Who runs a trial: host, process id and process start time."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "start": _proc_start(os.getpid())}
+
+
+def owner_alive(record: dict[str, Any] | None) -> bool | None:
+    """Whether the process that runs a trial still exists (None: cannot tell)."""
+    if not isinstance(record, dict) or record.get("host") != socket.gethostname():
+        return None
+    pid = record.get("pid")
+    if not isinstance(pid, int) or not _pid_alive(pid):
+        return False
+    start = record.get("start")
+    return start is None or _proc_start(pid) in (None, start)
+
+
+def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
+                      workers: int = 1) -> list[int]:  # fmt: skip
+    """Mark RUNNING trials left by killed processes as FAIL; return their numbers.
+
+    ``storage`` is the storage object ``study`` was opened on. A trial whose worker
+    process on this host is gone is stale. With ``workers == 1`` a trial whose owner
+    cannot be checked is taken as stale too (a single-worker run is the only writer of
+    its study; do not run two ``run`` commands on one study at once: use ``--workers``).
+    Optuna's own heartbeat check runs as well.
+    """
+    optuna.storages.fail_stale_trials(study)
+    study_id = storage.get_study_id_from_name(study.study_name)
+    stale = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        alive = owner_alive(read_attr(trial.user_attrs, WORKER))
+        if alive is False or (alive is None and workers == 1):
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+            try:
+                storage.set_trial_user_attr(
+                    trial_id, ERROR, "stale: left RUNNING by a process that no longer runs (killed run)"
+                )
+                if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
+                    stale.append(trial.number)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # finished meanwhile by its owner
+    return stale
+
+
+def derived_seed(seed: int, worker: int, n_existing: int) -> int:
+    """The sampler seed of worker ``worker`` when ``n_existing`` trials are stored."""
+    if worker == 0 and n_existing == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, worker, n_existing]).generate_state(1)[0] % 2**31)
+
+
+class TrialObjective:
+    """The space's objective plus bookkeeping: the worker record, and the error of a
+    failed trial (one line as a user attribute, the traceback in ``errors.log``)."""
+
+    def __init__(self, space: Any, error_log: Path | None = None) -> None:
+        self.space = space
+        self.error_log = error_log
+        self.record = worker_record()
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        try:
+            trial.set_user_attr(WORKER, self.record)
+            return self.space.objective(trial)
+        except optuna.TrialPruned:
+            raise
+        except KeyboardInterrupt:
+            _try(lambda: trial.set_user_attr(ERROR, "interrupted (Ctrl-C)"))
+            raise
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:400]
+            _try(lambda: trial.set_user_attr(ERROR, message))
+            if self.error_log is not None:
+                with contextlib.suppress(OSError), open(self.error_log, "a") as handle:
+                    handle.write(f"--- trial {trial.number} (pid {os.getpid()})\n")
+                    handle.write(traceback.format_exc())
+            raise
+
+
+def _try(action: Callable[[], Any]) -> None:
+    with contextlib.suppress(Exception):
+        action()
+
+
+def trial_loop(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], float],
+    target: int,
+    after_trial: Callable[[], None] | None = None,
+) -> str:
+    """Run trials until finished + running trials reach ``target``.
+
+    Returns ``"done"`` or ``"failing"`` (MAX_CONSECUTIVE_FAILURES trials in a row
+    failed). KeyboardInterrupt propagates (Optuna has marked the trial FAIL).
+    """
+    failures = 0
+    last: list[FrozenTrial] = []
+
+    def remember(_study: optuna.Study, trial: FrozenTrial) -> None:
+        last.append(trial)
+
+    while True:
+        c = counts(study)
+        if c["COMPLETE"] + c["PRUNED"] + c["RUNNING"] >= target:
+            return "done"
+        last.clear()
+        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[remember])
+        if after_trial is not None:
+            after_trial()
+        failures = failures + 1 if last and last[-1].state == TrialState.FAIL else 0
+        if failures >= MAX_CONSECUTIVE_FAILURES:
+            return "failing"
+
+
+def quiet_optuna() -> None:
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by the runner
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def _worker_main(plan: StudyPlan, worker: int, n_existing: int) -> None:
+    """Entry point of a worker process (spawn): one torch thread, the shared storage."""
+    import torch
+
+    torch.set_num_threads(1)
+    quiet_optuna()
+    try:
+        space = build_space(plan.config.space, plan.config.path)
+        sampler = build_section_sampler(plan.sampler, derived_seed(plan.seed, worker, n_existing))
+        study = optuna.load_study(study_name=plan.study_name, storage=open_storage(plan.storage_url),
+                                  sampler=sampler, pruner=optuna.pruners.NopPruner())  # fmt: skip
+        objective = TrialObjective(space, plan.output_dir / ERROR_LOG)
+        status = trial_loop(study, objective, plan.n_trials)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(0 if status == "done" else 3)
+
+
+def run_workers(plan: StudyPlan, n_existing: int, study: optuna.Study,
+                on_tick: Callable[[], None]) -> bool:  # fmt: skip
+    """Run ``plan.workers`` processes to the target; True if they stopped on failures."""
+    from multiprocessing.connection import wait
+
+    ctx = multiprocessing.get_context("spawn")
+    processes = []
+    with thread_env(1):
+        for k in range(plan.workers):
+            process = ctx.Process(target=_worker_main, args=(plan, k, n_existing),
+                                  name=f"manifold-search-worker-{k}", daemon=False)  # fmt: skip
+            process.start()
+            processes.append(process)
+    try:
+        while any(p.is_alive() for p in processes):
+            wait([p.sentinel for p in processes if p.is_alive()], timeout=1.0)
+            on_tick()
+    except KeyboardInterrupt:
+        _stop(processes)
+        raise
+    for p in processes:
+        p.join()
+    return any(p.exitcode == 3 for p in processes) and n_finished(study) < plan.n_trials
+
+
+def _stop(processes: list[Any]) -> None:
+    """After Ctrl-C: a terminal's Ctrl-C reaches the workers too (one process group), so
+    give them time to mark their trials FAIL; pass the interrupt on to any still running
+    (a signal sent to this process alone), then stop the ones that hang."""
+    for wait_s, action in ((2, "interrupt"), (10, "terminate")):
+        deadline = time.monotonic() + wait_s
+        for p in processes:
+            p.join(timeout=max(0.0, deadline - time.monotonic()))
+        for p in processes:
+            if p.is_alive() and action == "interrupt":
+                with contextlib.suppress(OSError):
+                    os.kill(p.pid, signal.SIGINT)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+            p.join(timeout=5)
