@@ -178,6 +178,8 @@ COMMANDS = Registry("command", {
                "write a study's Markdown report and plots"),
     "explore": ("manifold_search.commands.explore:add_arguments",
                 "write the network manifold as an interactive HTML page"),
+    "check": ("manifold_search.commands.check:add_arguments",
+              "verify a study's network records; --drop leaves broken ones out"),
     "benchmark": ("manifold_search.benchmark.command:add_arguments",
                   "compare samplers on a benchmark problem (regret tables, curves, overhead)"),
 })  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 from optuna.artifacts import download_artifact, upload_artifact
+from servers import create_bucket, s3_server
 
 from manifold_search import _attrs
 from manifold_search.artifact_stores import (
@@ -15,7 +16,6 @@ from manifold_search.artifact_stores import (
     remember_location,
     store_location,
 )
-from tests.servers import create_bucket, s3_server
 
 
 def test_locations_are_canonical(tmp_path):
