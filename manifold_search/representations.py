@@ -35,16 +35,18 @@ import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
-import torch
 from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
 
 from manifold_search import _optuna_compat
 from manifold_search._attrs import PROBE, RECORD, read_attr
+
+if TYPE_CHECKING:  # torch is loaded by the functions that capture, not by readers of records
+    import torch
 
 #: Name under which the default representation (input of the classifier) is stored.
 DEFAULT_LAYER = "penultimate"
@@ -74,6 +76,11 @@ class Probe:
 
     def __post_init__(self) -> None:
         labels = np.asarray(self.labels).astype(np.int64)
+        if len(self.inputs) < 2:
+            raise ValueError(
+                f"probe has {len(self.inputs)} input(s); a diffusion operator needs at least 2 "
+                "probe points (use a few hundred validation inputs)"
+            )
         if len(labels) != len(self.inputs):
             raise ValueError(
                 f"probe has {len(self.inputs)} inputs but {len(labels)} labels; "
@@ -96,6 +103,8 @@ class Probe:
 
 def _classifier(model: torch.nn.Module) -> torch.nn.Module:
     """The final classification layer: timm's ``get_classifier()`` or the last Linear."""
+    import torch
+
     get_classifier = getattr(model, "get_classifier", None)
     if callable(get_classifier):
         head = get_classifier()
@@ -110,7 +119,6 @@ def _classifier(model: torch.nn.Module) -> torch.nn.Module:
     return linears[-1]
 
 
-@torch.no_grad()
 def capture_representations(
     model: torch.nn.Module,
     probe: Probe,
@@ -124,6 +132,15 @@ def capture_representations(
     the named modules (names from ``model.named_modules()``). Each array is
     ``n x d`` float32, spatial/temporal axes flattened into ``d``.
     """
+    import torch
+
+    with torch.no_grad():
+        return _capture(model, probe, layers, batch_size)
+
+
+def _capture(model, probe: Probe, layers, batch_size: int) -> dict[str, np.ndarray]:
+    import torch
+
     modules = dict(model.named_modules())
     if layers is None:
         targets = {DEFAULT_LAYER: (_classifier(model), True)}

@@ -140,3 +140,15 @@ def test_journal_file_storage_keeps_records_beside_the_journal(tmp_path):
     study.optimize(lambda t: record_network(t, _model(6), _probe()) and 0.0, n_trials=1)
     assert (tmp_path / "study.log.artifacts").is_dir()
     assert load_representation(study, 0).shape == (24, 6)
+
+
+def test_a_probe_of_one_point_is_refused_when_created():
+    with pytest.raises(ValueError, match="at least 2"):
+        Probe(torch.zeros(1, 4), np.zeros(1))
+
+
+def test_reading_records_does_not_load_torch():
+    code = ("import sys, manifold_search.sampler, manifold_search.records; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
