@@ -16,7 +16,8 @@ Locations:
 
 With no location, a study stored in a SQLite file or a journal file keeps its
 artifacts beside that file (``study.db.artifacts/``); an in-memory study gets a
-temporary folder removed at exit; a database-server study must be given one.
+temporary folder removed at exit (``representations.default_artifact_store``); a
+database-server study must be given one.
 
 >>> store_location("runs/x/study.db.artifacts").startswith("/")
 True
@@ -24,10 +25,7 @@ True
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
@@ -138,48 +136,54 @@ def _file_beside_storage(storage_url: str | None) -> str | None:
     if storage_url.startswith("sqlite:///"):
         path = storage_url[len("sqlite:///"):]
         return None if path in ("", ":memory:") else path
-    if storage_url.startswith("journal://"):
-        return urlparse(storage_url).path or None
+    if storage_url.startswith("journal:///"):
+        return storage_url[len("journal:///"):] or None
     if storage_url.endswith(".log") and "://" not in storage_url:
         return storage_url
     return None
 
 
-_TEMP_DIRS: list[str] = []
-
-
-def _temporary_folder() -> str:
-    if not _TEMP_DIRS:
-        atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in _TEMP_DIRS])
-    directory = tempfile.mkdtemp(prefix="manifold_search_artifacts_")
-    _TEMP_DIRS.append(directory)
-    return directory
-
-
-def default_location(storage_url: str | None) -> str | None:
+def default_location(storage_url: str) -> str | None:
     """Where a study in ``storage_url`` keeps its artifacts when nobody says otherwise.
 
     ``None`` for database servers: they have no folder of their own.
     """
-    if storage_url is None:
-        return _temporary_folder()
     path = _file_beside_storage(storage_url)
     return None if path is None else store_location(os.path.abspath(path) + ".artifacts")
 
 
-def remember_location(study: Any, location: str) -> None:
-    """Write ``location`` onto ``study`` (once; a different one later is refused)."""
+def remember_location(study: Any, location: str, endpoint_url: str | None = None) -> None:
+    """Write ``location`` (and an S3 endpoint) onto ``study``; a different one later is refused.
+
+    Credentials are never written: boto3 reads them from its usual chain on each machine.
+    """
     location = store_location(location)
-    known = study.user_attrs.get(_attrs.ARTIFACTS)
+    known = study_location(study)
     if known is None:
-        study.set_user_attr(_attrs.ARTIFACTS, location)
-    elif known != location:
+        study.set_user_attr(_attrs.ARTIFACTS, {"location": location, "endpoint_url": endpoint_url})
+    elif known[0] != location:
         raise ArtifactStoreError(
-            f"study {study.study_name!r} keeps its artifacts in {known}, not {location}; "
-            f"set artifacts = {known!r} (or move the files and the study together)"
+            f"study {study.study_name!r} keeps its artifacts in {known[0]}, not {location}; "
+            f"set artifacts = {known[0]!r} (or move the files and the study together)"
         )
 
 
-def study_location(study: Any) -> str | None:
-    """The artifact location written on ``study``, if any."""
-    return study.user_attrs.get(_attrs.ARTIFACTS)
+def study_location(study: Any) -> tuple[str, str | None] | None:
+    """``(location, endpoint_url)`` written on ``study``, if any."""
+    value = study.user_attrs.get(_attrs.ARTIFACTS)
+    if not isinstance(value, dict) or "location" not in value:
+        return None
+    return str(value["location"]), value.get("endpoint_url")
+
+
+_OPEN: dict[tuple[str, str | None], Any] = {}
+
+
+def study_store(study: Any) -> Any | None:
+    """The store written on ``study`` (opened once per process), or None."""
+    known = study_location(study)
+    if known is None:
+        return None
+    if known not in _OPEN:
+        _OPEN[known] = open_store(known[0], endpoint_url=known[1])
+    return _OPEN[known]

@@ -180,14 +180,21 @@ def _capture(model, probe: Probe, layers, batch_size: int) -> dict[str, np.ndarr
 _IN_MEMORY_STORES: dict[int, FileSystemArtifactStore] = {}
 
 
-def default_artifact_store(study: optuna.Study) -> FileSystemArtifactStore:
-    """The artifact store that lives beside a study's storage.
+def default_artifact_store(study: optuna.Study) -> Any:
+    """The study's artifact store: the one written on the study, else the one beside it.
 
-    SQLite ``path/x.db`` -> ``path/x.db.artifacts/``; a journal file likewise.
-    An in-memory study gets a temporary directory, removed when the process exits.
-    Other storages (PostgreSQL, MySQL, gRPC) have no place on disk: pass an
-    ``optuna.artifacts`` store (e.g. ``Boto3ArtifactStore``) explicitly.
+    A location written on the study (``[study] artifacts`` of a config, or
+    :func:`manifold_search.artifact_stores.remember_location`) wins, so every worker
+    on every machine finds the same store. Else SQLite ``path/x.db`` ->
+    ``path/x.db.artifacts/``; a journal file likewise; an in-memory study gets a
+    temporary directory, removed when the process exits. Other storages
+    (PostgreSQL, MySQL) have no place on disk and must be given a location.
     """
+    from manifold_search.artifact_stores import study_store
+
+    store = study_store(study)
+    if store is not None:
+        return store
     path = _optuna_compat.storage_file(study)
     if path:
         directory = os.path.abspath(path) + ".artifacts"
@@ -202,9 +209,10 @@ def default_artifact_store(study: optuna.Study) -> FileSystemArtifactStore:
             _IN_MEMORY_STORES[key] = FileSystemArtifactStore(directory)
         return _IN_MEMORY_STORES[key]
     raise ValueError(
-        f"cannot place an artifact store beside storage "
-        f"{type(_optuna_compat.storage_of(study)).__name__}; pass "
-        "artifact_store=optuna.artifacts.FileSystemArtifactStore(DIR) (or an S3/GCS store)"
+        f"study {study.study_name!r} is in a database server and has no artifact store for its "
+        "networks; set [study] artifacts = \"/shared/folder\" or \"s3://bucket/prefix\" in the "
+        "study config, or call manifold_search.artifact_stores.remember_location(study, "
+        "LOCATION) once (or pass artifact_store=...)"
     )
 
 

@@ -31,6 +31,7 @@ def s3_server() -> Iterator[str]:
     """An S3-compatible server (moto) on 127.0.0.1; yields its endpoint URL.
 
     Sets dummy credentials in the environment for the duration, as moto accepts any.
+    Moto keeps its buckets per process, so tests use their own bucket or prefix.
     """
     from moto.server import ThreadedMotoServer
 

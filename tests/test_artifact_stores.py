@@ -29,8 +29,9 @@ def test_locations_are_canonical(tmp_path):
 
 def test_default_location_beside_files_and_none_for_servers(tmp_path):
     assert default_location(f"sqlite:///{tmp_path}/s.db") == str(tmp_path / "s.db.artifacts")
-    assert default_location(f"journal://{tmp_path}/j.log") == str(tmp_path / "j.log.artifacts")
+    assert default_location(f"journal:///{tmp_path}/j.log") == str(tmp_path / "j.log.artifacts")
     assert default_location("postgresql+psycopg://u@h/db") is None
+    assert default_location(f"{tmp_path}/j.log") == str(tmp_path / "j.log.artifacts")
 
 
 def test_unwritable_folder_is_one_clear_error(tmp_path):
@@ -44,7 +45,8 @@ def test_location_is_remembered_and_a_different_one_refused(tmp_path):
     study = optuna.create_study()
     remember_location(study, str(tmp_path / "a"))
     remember_location(study, str(tmp_path / "a"))
-    assert study.user_attrs[_attrs.ARTIFACTS] == str(tmp_path / "a")
+    assert study.user_attrs[_attrs.ARTIFACTS] == {"location": str(tmp_path / "a"),
+                                                  "endpoint_url": None}
     with pytest.raises(ArtifactStoreError, match="keeps its artifacts in"):
         remember_location(study, str(tmp_path / "b"))
 
@@ -67,7 +69,7 @@ def test_s3_store_round_trip_on_a_real_server(tmp_path):
         import boto3
 
         keys = [o["Key"] for o in boto3.client("s3", endpoint_url=endpoint)
-                .list_objects_v2(Bucket="studies")["Contents"]]
+                .list_objects_v2(Bucket="studies", Prefix="run-1/")["Contents"]]
         assert keys == [f"run-1/{artifact_id}"]
 
 

@@ -67,6 +67,17 @@ def test_relative_paths_follow_the_config_file(tmp_path, monkeypatch):
     assert config.space.options["data_dir"] == str((folder / "data").resolve())
 
 
+def test_journal_files_and_artifact_folders_follow_the_config_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "sub" / "j.toml"
+    text = GOOD.format(out="out").replace('name = "t"', 'name = "t"\nstorage = "j.log"\n'
+                                          'artifacts = "../shared"')
+    path.write_text(text)
+    config = load_config(path)
+    assert config.storage_url() == f"journal:///{tmp_path / 'sub' / 'j.log'}"
+    assert config.artifact_location() == str(tmp_path / "shared")
+
+
 def test_names_are_case_insensitive(tmp_path):
     config = parse_config({"study": {"name": "a", "n_trials": 2}, "space": {"name": "Digits"},
                            "sampler": {"name": "TPE"}})  # fmt: skip
@@ -100,6 +111,10 @@ def _error(tmp_path, text: str) -> str:
         (("n_startup_trials = 2", "n_startup = 2"), ["[sampler] manifold rejected its options n_startup"]),
         (("[sampler]", "[samplers]"), ["table [samplers]: unknown key", "did you mean [sampler]"]),
         (("n_trials = 3", "n_trials = = 3"), ["not valid TOML"]),
+        (("n_trials = 3", "n_trials = 10000000"), ["above the limit of 100000"]),
+        (('name = "t"', 'name = "t"\nartifacts = "gs://b/x"'), ["[study] artifacts", "s3://BUCKET"]),
+        (('name = "t"', 'name = "t"\nartifacts = "s3:///x"'), ["names no bucket"]),
+        (('name = "t"', 'name = "t"\nartifacts = 3'), ["[study] artifacts must be a shared folder"]),
     ],
 )
 def test_config_errors_are_one_line(tmp_path, change, expected):
@@ -138,7 +153,7 @@ def test_cli_config_errors_exit_2_without_traceback(tmp_path, capsys):
     good.write_text(GOOD.format(out=tmp_path / "out"))
     for argv, part in [
         (["--storage", "mysqlish://x"], "--storage: 'mysqlish://x' is not a database URL"),
-        (["--storage", "postgresql://user@host/db"], "use a sqlite:///PATH storage"),
+        (["--storage", "postgresql://user@host/db"], "set [study] artifacts"),
         (["--sampler", "nope"], "unknown sampler 'nope'"),
         (["--trials", "0"], "--trials must be at least 1"),
         (["--workers", "0"], "--workers must be at least 1"),

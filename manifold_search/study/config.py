@@ -65,6 +65,8 @@ class StudySection:
     seed: int = 0
     storage: str | None = None
     output_dir: str | None = None
+    artifacts: str | None = None
+    artifacts_endpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,14 @@ class StudyConfig:
             return absolute_sqlite_url(self.study.storage, self.base_dir)
         return "sqlite:///" + str(self.output_dir / "study.db")
 
+    def artifact_location(self) -> str | None:
+        """``[study] artifacts``: an s3:// URL as given, a folder made absolute against the
+        config's folder; None when the study keeps its artifacts beside its storage file."""
+        where = self.study.artifacts
+        if where is None or where.startswith("s3://"):
+            return where
+        return str(resolve_path(where.removeprefix("file://"), self.base_dir))
+
 
 def resolve_path(path: str | os.PathLike[str], base_dir: Path) -> Path:
     """``path`` made absolute against ``base_dir`` (``~`` expanded first)."""
@@ -118,7 +128,13 @@ def resolve_path(path: str | os.PathLike[str], base_dir: Path) -> Path:
 
 
 def absolute_sqlite_url(url: str, base_dir: Path) -> str:
-    """A ``sqlite:///relative/path`` URL made absolute against ``base_dir``; others as given."""
+    """A ``sqlite:///`` or ``journal:///`` URL, or a journal file ``x.log``, made absolute
+    against ``base_dir``; others as given. Like SQLite's, ``journal:///rel.log`` is relative
+    and ``journal:////abs.log`` absolute; a bare ``x.log`` becomes ``journal:////ABS``."""
+    if url.startswith("journal:///"):
+        return "journal:///" + str(resolve_path(url[len("journal:///"):], base_dir))
+    if "://" not in url and url.endswith(".log"):
+        return "journal:///" + str(resolve_path(url, base_dir))
     if not url.startswith("sqlite:///"):
         return url
     return "sqlite:///" + str(resolve_path(url[len("sqlite:///"):], base_dir))
@@ -147,7 +163,13 @@ _STUDY_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "seed": ((int,), "a non-negative integer, e.g. seed = 0"),
     "storage": ((str,), 'a database URL, e.g. storage = "sqlite:///runs/x/study.db"'),
     "output_dir": ((str,), 'a directory, e.g. output_dir = "runs/my-study"'),
+    "artifacts": ((str,), 'a shared folder or an S3 location, e.g. artifacts = '
+                  '"/shared/x-artifacts" or "s3://bucket/prefix"'),
+    "artifacts_endpoint": ((str,), 'an S3 endpoint URL, e.g. artifacts_endpoint = '
+                           '"http://127.0.0.1:9000"'),
 }
+#: More trials than this in one study is a typo, not a plan (the sampler is measured to 2,000).
+MAX_TRIALS = 100_000
 _REQUIRED_STUDY = ("name", "n_trials")
 
 
@@ -173,10 +195,14 @@ def _unknown_key(where: str, key: str, known: list[str], path: str) -> ConfigErr
 
 def validate_storage_url(url: str, where: str = "storage") -> str:
     """Check that ``url`` is a database URL Optuna can open; return it."""
+    if isinstance(url, str) and (url.startswith("journal:///") or
+                                 ("://" not in url and url.endswith(".log"))):
+        return url
     if not isinstance(url, str) or not _URL_RE.match(url):
         raise ConfigError(
             f"{where}: {url!r} is not a database URL; write sqlite:///path/to/study.db "
-            "(a file) or e.g. postgresql://user@host/db"
+            "(a file), journal:///path/to/study.log (Optuna's journal file) or e.g. "
+            "postgresql://user@host/db"
         )
     if url.startswith("sqlite:") and not url.startswith("sqlite:///"):
         raise ConfigError(
@@ -207,6 +233,9 @@ def _study_section(table: Mapping[str, Any], path: str) -> StudySection:
         )
     if table["n_trials"] < 1:
         raise ConfigError(f"{path}: [study] n_trials must be at least 1, got {table['n_trials']}")
+    if table["n_trials"] > MAX_TRIALS:
+        raise ConfigError(f"{path}: [study] n_trials {table['n_trials']} is above the limit of "
+                          f"{MAX_TRIALS}; split the work into several studies")
     direction = table.get("direction", "maximize")
     if direction not in DIRECTIONS:
         raise ConfigError(
@@ -223,8 +252,23 @@ def _study_section(table: Mapping[str, Any], path: str) -> StudySection:
             raise ConfigError(f"{path}: {exc}") from None
     return StudySection(
         name=name, n_trials=table["n_trials"], direction=direction, seed=seed,
-        storage=storage, output_dir=table.get("output_dir"),
+        storage=storage, output_dir=table.get("output_dir"), artifacts=_artifacts(table, path),
+        artifacts_endpoint=table.get("artifacts_endpoint"),
     )  # fmt: skip
+
+
+def _artifacts(table: Mapping[str, Any], path: str) -> str | None:
+    """``[study] artifacts`` checked for its form (a folder or s3://BUCKET/PREFIX)."""
+    where = table.get("artifacts")
+    if where is None:
+        return None
+    if "://" in where and not where.startswith(("s3://", "file://")):
+        raise ConfigError(f"{path}: [study] artifacts {where!r} is neither a folder nor an "
+                          "s3://BUCKET/PREFIX location; give one of those")
+    if where.startswith("s3://") and not where[len("s3://"):].split("/")[0]:
+        raise ConfigError(f"{path}: [study] artifacts {where!r} names no bucket; write "
+                          "s3://BUCKET/PREFIX")
+    return where
 
 
 # -- search spaces --------------------------------------------------------------------

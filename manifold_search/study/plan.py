@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from manifold_search.artifact_stores import default_location
 from manifold_search.samplers import SamplerError, canonical_name, sampler_label
 from manifold_search.study.config import (
+    MAX_TRIALS,
     ConfigError,
     SamplerSection,
     StudyConfig,
@@ -72,6 +74,9 @@ def _check_overrides(config: StudyConfig, trials: int | None, storage: str | Non
     """The storage URL after the overrides; RunError on bad values."""
     if trials is not None and trials < 1:
         raise RunError(f"--trials must be at least 1, got {trials}")
+    if trials is not None and trials > MAX_TRIALS:
+        raise RunError(f"--trials {trials} is above the limit of {MAX_TRIALS}; split the work "
+                       "into several studies")
     if workers < 1:
         raise RunError(f"--workers must be at least 1, got {workers}")
     if seed is not None and seed < 0:
@@ -82,12 +87,12 @@ def _check_overrides(config: StudyConfig, trials: int | None, storage: str | Non
         except ConfigError as exc:
             raise RunError(str(exc)) from None
     url = config.storage_url(storage)
-    if not url.startswith("sqlite:///") and config.space.options.get("record", True) is not False:
+    records = config.space.options.get("record", True) is not False
+    if records and default_location(url) is None and config.artifact_location() is None:
         raise RunError(
-            f"storage {url!r}: the search spaces record each trained network in an artifact "
-            "store beside a SQLite file, and a database server has no such place; use a "
-            "sqlite:///PATH storage (one machine, several --workers), or set record = false "
-            "in [space] (no manifold: the sampler then works on parameters alone)"
+            f"storage {url!r} is a database server and the networks need an artifact store "
+            "every worker can reach; set [study] artifacts = \"/shared/folder\" or "
+            "\"s3://bucket/prefix\" (or record = false in [space]: no manifold)"
         )
     return url
 

@@ -168,6 +168,27 @@ def open_study(plan: StudyPlan, storage: optuna.storages.BaseStorage | None = No
     return study
 
 
+def place_artifacts(study: optuna.Study, plan: StudyPlan) -> None:
+    """Open and test ``[study] artifacts`` and write it on the study, before any training,
+    so that every worker (on any machine) records into the same store."""
+    from manifold_search.artifact_stores import (
+        ArtifactStoreError,
+        check_store,
+        open_store,
+        remember_location,
+    )
+
+    location = plan.config.artifact_location()
+    if location is None:
+        return
+    endpoint = plan.config.study.artifacts_endpoint
+    try:
+        check_store(open_store(location, endpoint_url=endpoint), location)
+        remember_location(study, location, endpoint)
+    except ArtifactStoreError as exc:
+        raise RunError(f"{plan.config.path}: [study] artifacts: {exc}") from None
+
+
 def _load_data(space: Any, path: str) -> None:
     """Load the space's data and probe once, so that missing data fails before training."""
     try:
@@ -195,8 +216,13 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
     storage = open_storage(plan.storage_url)
     space = build_space(plan.config.space, plan.config.path)
     _load_data(space, plan.config.path)
-    plan.output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        plan.output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"output_dir {plan.output_dir}: cannot create it ({exc.strerror}); choose "
+                       "a writable folder with [study] output_dir") from None
     study = open_study(plan, storage)
+    place_artifacts(study, plan)
     n_existing = len(study.trials)
     stale = fail_stale_trials(study, storage, plan.workers)
     if stale:

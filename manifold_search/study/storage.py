@@ -18,6 +18,8 @@ from optuna.trial import FrozenTrial, TrialState
 RUN_FILE = "run.json"
 #: File in the output directory collecting full tracebacks of failed trials.
 ERROR_LOG = "errors.log"
+#: Seconds between heartbeats of a running trial on a database server (the grace period is 3x).
+HEARTBEAT_SECONDS = 20
 #: Trial states that count towards a study's target.
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -39,10 +41,49 @@ def sqlite_path(url: str) -> Path | None:
     return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
 
 
+def journal_path(url: str) -> Path | None:
+    """The file of a ``journal:///`` URL (``journal:////abs.log`` absolute, as SQLite's) or a
+    bare ``x.log`` path, else None."""
+    if url.startswith("journal:///"):
+        return Path(url[len("journal:///"):])
+    if "://" not in url and url.endswith(".log"):
+        return Path(url)
+    return None
+
+
+def driver_url(url: str) -> str:
+    """``postgresql://`` with the driver installed with manifold-search (psycopg 3).
+
+    SQLAlchemy's default PostgreSQL driver is psycopg2, which is not installed;
+    an explicit ``postgresql+driver://`` is kept as given.
+    """
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain):]
+    return url
+
+
+def _open_journal(path: Path, create: bool) -> optuna.storages.BaseStorage:
+    """Optuna's JournalStorage on a file (appends are safe on a shared disk such as NFS)."""
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    if not create and not path.is_file():
+        raise ReportError(f"{path}: no such journal file; run 'manifold-search run CONFIG' first")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
+    except OSError as exc:
+        raise RunError(f"journal storage {path}: cannot create it ({exc.strerror})") from None
+
+
 def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorage:
-    """An RDB storage for ``url``: SQLite with a long lock timeout (several processes
-    write to one file), other databases with Optuna's heartbeat. With ``create=False`` a
-    missing SQLite file is an error instead of a new empty database."""
+    """The storage of ``url``: SQLite with a long lock timeout (several processes write to
+    one file); a journal file; database servers with Optuna's heartbeat, so a trial whose
+    worker died is failed and retried (``RetryHeartbeatStaleTrialCallback``). With
+    ``create=False`` a missing file is an error instead of a new empty study."""
+    journal = journal_path(url)
+    if journal is not None:
+        return _open_journal(journal, create)
     path = sqlite_path(url)
     if path is not None:
         if not create and not path.is_file():
@@ -54,11 +95,13 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
             raise RunError(f"storage {url!r}: cannot create {path.parent} ({exc})") from None
         kwargs: dict[str, Any] = {"engine_kwargs": {"connect_args": {"timeout": 60}}}
     else:
-        kwargs = {"heartbeat_interval": 60, "grace_period": 180}
+        kwargs = {"heartbeat_interval": HEARTBEAT_SECONDS, "grace_period": 3 * HEARTBEAT_SECONDS,
+                  "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
+                      max_retry=1)}  # fmt: skip
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, **kwargs)
+            return optuna.storages.RDBStorage(driver_url(url), **kwargs)
     except Exception as exc:  # bad URL, missing driver, unreachable server
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RunError(
