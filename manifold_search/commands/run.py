@@ -31,7 +31,8 @@ _EPILOG = textwrap.dedent(
     <output_dir>/report/ at the end (report-<study name>/ for another sampler's
     study); failed trials' tracebacks go to <output_dir>/errors.log.
 
-    exit status: 0 done, 1 trials kept failing, 2 bad input, 130 interrupted (Ctrl-C).
+    exit status: 0 done, 1 trials kept failing or a worker died, 2 bad input, 130
+    interrupted (Ctrl-C or SIGTERM).
     """
 )
 
@@ -71,7 +72,9 @@ def run_command(args: argparse.Namespace) -> int:
     from manifold_search.study.plan import make_plan
     from manifold_search.study.runner import run_study
     from manifold_search.study.storage import StudyError
+    from manifold_search.study.workers import sigterm_as_interrupt
 
+    sigterm_as_interrupt()  # a scheduler's SIGTERM stops the study like Ctrl-C, resumable
     try:
         config = load_config(args.config)
         plan = make_plan(config, trials=args.trials, storage=args.storage, sampler=args.sampler,
@@ -116,6 +119,10 @@ def _closing_lines(args: argparse.Namespace, plan: Any, outcome: Any) -> int:
         print(f"report: {outcome.report}")
         print(f"interactive manifold: manifold-search explore {plan.output_dir}"
               + ("" if plan.is_main else f" --study {plan.study_name}"))
+    if outcome.dead_workers:
+        print(f"stopped: {'; '.join(outcome.dead_workers)}; its trial is marked FAIL on resume, "
+              f"finished trials are kept; resume with: {resume}", file=sys.stderr)
+        return 1
     if outcome.stopped_failing:
         print(f"stopped: trials kept failing ({outcome.first_error}); fix the cause (see "
               f"{plan.output_dir / 'errors.log'}) and rerun: {resume}", file=sys.stderr)

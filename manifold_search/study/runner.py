@@ -69,6 +69,7 @@ class RunOutcome:
     stale: list[int] = field(default_factory=list)
     interrupted: bool = False
     stopped_failing: bool = False
+    dead_workers: list[str] = field(default_factory=list)
     first_error: str | None = None
     wall_seconds: float = 0.0  # this run
     study_seconds: float = float("nan")  # first trial start to last trial end, all runs
@@ -262,7 +263,8 @@ def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, n_existing: in
             status = trial_loop(study, objective, plan.n_trials, after_trial=bar.update)
             outcome.stopped_failing = status == "failing"
         elif remaining > 0:
-            outcome.stopped_failing = run_workers(plan, n_existing, study, bar.update)
+            outcome.stopped_failing, outcome.dead_workers = run_workers(plan, n_existing, study,
+                                                                        bar.update)  # fmt: skip
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:

@@ -178,6 +178,28 @@ def trial_loop(
             return "failing"
 
 
+def sigterm_as_interrupt() -> None:
+    """Treat SIGTERM (what schedulers and ``kill`` send) like Ctrl-C: the running trial is
+    marked FAIL with "interrupted", finished trials stay, the same command resumes."""
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not the main thread (e.g. a test runner's)
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send this worker SIGTERM when its parent dies, so a SIGKILLed ``run``
+    leaves no orphan training on (``prctl(PR_SET_PDEATHSIG)``; elsewhere a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by the runner
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -187,6 +209,8 @@ def _worker_main(plan: StudyPlan, worker: int, n_existing: int) -> None:
     """Entry point of a worker process (spawn): one torch thread, the shared storage."""
     import torch
 
+    sigterm_as_interrupt()
+    _die_with_parent()
     torch.set_num_threads(1)
     quiet_optuna()
     try:
@@ -201,9 +225,18 @@ def _worker_main(plan: StudyPlan, worker: int, n_existing: int) -> None:
     sys.exit(0 if status == "done" else 3)
 
 
+#: Exit codes of a worker that stopped on its own: done, interrupted, trials kept failing.
+_WORKER_EXITS = (0, 130, 3)
+
+
 def run_workers(plan: StudyPlan, n_existing: int, study: optuna.Study,
-                on_tick: Callable[[], None]) -> bool:  # fmt: skip
-    """Run ``plan.workers`` processes to the target; True if they stopped on failures."""
+                on_tick: Callable[[], None]) -> tuple[bool, list[str]]:  # fmt: skip
+    """Run ``plan.workers`` processes to the target.
+
+    Returns (stopped on failures, workers that died): a worker killed from outside
+    (SIGKILL, out of memory) is not replaced; its trial is failed as stale on resume,
+    and the run reports it and exits non-zero.
+    """
     from multiprocessing.connection import wait
 
     ctx = multiprocessing.get_context("spawn")
@@ -223,14 +256,24 @@ def run_workers(plan: StudyPlan, n_existing: int, study: optuna.Study,
         raise
     for p in processes:
         p.join()
-    return any(p.exitcode == 3 for p in processes) and n_finished(study) < plan.n_trials
+    dead = [f"worker {k} (pid {p.pid}) {_exit_text(p.exitcode)}"
+            for k, p in enumerate(processes) if p.exitcode not in _WORKER_EXITS]
+    failing = any(p.exitcode == 3 for p in processes) and n_finished(study) < plan.n_trials
+    return failing, dead
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with status {code}"
 
 
 def _stop(processes: list[Any]) -> None:
     """After Ctrl-C: a terminal's Ctrl-C reaches the workers too (one process group), so
     give them time to mark their trials FAIL; pass the interrupt on to any still running
     (a signal sent to this process alone), then stop the ones that hang."""
-    for wait_s, action in ((2, "interrupt"), (10, "terminate")):
+    for wait_s, action in ((2, "interrupt"), (30, "terminate")):
         deadline = time.monotonic() + wait_s
         for p in processes:
             p.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,81 @@
+"""Workers that die, and a parent that is told to stop: real processes, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from test_runner import TESTS, _wait_for_running, load, states, write_config
+
+from manifold_search._attrs import ERROR, WORKER
+
+
+def _worker_pid(db: Path, number: int) -> int:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute(
+            "select a.value_json from trial_user_attributes a join trials t "
+            "on a.trial_id = t.trial_id where t.number = ? and a.key = ?", (number, WORKER)
+        ).fetchone()
+    return int(json.loads(row[0])["pid"])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as handle:  # a zombie is not alive
+        return handle.read().split(")")[-1].split()[0] != "Z"
+
+
+def _run_with_slow_trial(tmp_path: Path, number: int):
+    config = write_config(tmp_path, n_trials=5, space="slow_space:SlowDigits")
+    proc = _spawn_workers(config, number)
+    db = tmp_path / "out" / "study.db"
+    _wait_for_running(db, number, proc, timeout=180)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the worker record is written just after the trial starts
+        try:
+            return config, proc, _worker_pid(db, number)
+        except (TypeError, sqlite3.Error):
+            time.sleep(0.2)
+    raise AssertionError("the slow trial has no worker record")
+
+
+def _spawn_workers(config: Path, number: int) -> subprocess.Popen:
+    env = {**os.environ, "SLOW_TRIAL": str(number), "SLOW_SECONDS": "120",
+           "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen(
+        [sys.executable, "-m", "manifold_search.cli", "run", str(config), "--no-progress",
+         "--no-report", "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_a_killed_worker_is_reported_and_the_run_exits_nonzero(tmp_path):
+    _, proc, pid = _run_with_slow_trial(tmp_path, 2)
+    os.kill(pid, signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 1, stderr
+    assert "was killed by SIGKILL" in stderr and "resume with" in stderr
+    study = load(tmp_path)
+    assert states(study).get("RUNNING") == 1  # the dead worker's trial, failed on resume
+
+
+def test_sigterm_to_run_stops_every_worker_and_stays_resumable(tmp_path):
+    config, proc, pid = _run_with_slow_trial(tmp_path, 1)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "resume with" in stderr
+    time.sleep(1)
+    assert not _alive(pid), "a worker outlived its parent"
+    study = load(tmp_path)
+    assert study.trials[1].state.name == "FAIL"
+    assert "interrupted" in study.trials[1].user_attrs[ERROR]
+    assert states(study).get("RUNNING", 0) == 0
