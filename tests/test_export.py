@@ -1,0 +1,102 @@
+"""Export a study's trial to a folder and load it back (digits, tiny real budget)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+
+from manifold_search.refine.export import export_trial, load_exported, trial_model
+from manifold_search.refine.weights import kept_trials
+from manifold_search.runner import make_plan, run_study
+from manifold_search.study_config import load_config
+from search_spaces import get_space
+
+CONFIG = """
+[study]
+name = "tiny"
+n_trials = 3
+seed = 0
+output_dir = "{out}"
+
+[space]
+name = "digits"
+epochs = 2
+probe_size = 32
+keep_weights = {keep}
+
+[sampler]
+name = "random"
+"""
+
+
+def _run(tmp_path: Path, keep: str) -> optuna.Study:
+    path = tmp_path / "tiny.toml"
+    path.write_text(CONFIG.format(out=tmp_path / "out", keep=keep))
+    plan = make_plan(load_config(path))
+    run_study(plan, progress=False, report=False, log=lambda m: None)
+    return optuna.load_study(study_name="tiny", storage=plan.storage_url)
+
+
+@pytest.fixture(scope="module")
+def kept_study(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("kept"), "1")
+
+
+def _val_accuracy(model: torch.nn.Module) -> float:
+    space = get_space("digits", epochs=2, probe_size=32)
+    return space.accuracy(model, space.data.x_val, space.data.y_val)
+
+
+def test_export_then_load_gives_the_recorded_validation_accuracy(kept_study, tmp_path):
+    best = kept_study.best_trial
+    assert [t.number for t in kept_trials(kept_study)] == [best.number]
+    built = export_trial(kept_study, tmp_path / "export")
+    assert not built.retrained and built.trial.number == best.number
+    loaded = load_exported(tmp_path / "export")
+    assert _val_accuracy(built.model) == best.value
+    assert _val_accuracy(loaded) == best.value
+    x = get_space("digits").data.x_test[:50]
+    with torch.no_grad():
+        assert torch.equal(loaded(x), built.model(x))
+
+
+def test_folder_has_full_precision_toml_and_json_and_a_model_card(kept_study, tmp_path):
+    export_trial(kept_study, tmp_path / "e")
+    record = json.loads((tmp_path / "e" / "config.json").read_text())
+    toml = tomllib.loads((tmp_path / "e" / "config.toml").read_text())
+    best = kept_study.best_trial
+    assert record["params"] == best.params == toml["params"]  # floats bit for bit
+    assert toml["config"] == record["config"]
+    assert toml["space"]["options"] == record["space"]["options"]
+    space = get_space(toml["space"]["name"], **toml["space"]["options"])
+    assert space.suggest(optuna.trial.FixedTrial(toml["params"])) == toml["config"]
+    card = (tmp_path / "e" / "README.md").read_text()
+    assert f"{best.value!r}" in card and "load_exported(" in card
+    assert "kept weights" in card and "prunable weights" in card
+
+
+def test_a_trial_whose_weights_were_not_kept_is_retrained_and_matches(kept_study, tmp_path):
+    other = next(t for t in kept_study.trials if t.number != kept_study.best_trial.number)
+    notes: list[str] = []
+    built = export_trial(kept_study, tmp_path / "r", trial=other.number, log=notes.append)
+    assert built.retrained
+    assert built.metrics["val_accuracy"] == other.value  # CPU training is deterministic
+    assert len(notes) == 1 and "retrained" in notes[0] and "MISMATCH" not in notes[0]
+    assert "retrained from the trial's seed" in (tmp_path / "r" / "README.md").read_text()
+    assert _val_accuracy(load_exported(tmp_path / "r")) == other.value
+
+
+def test_bad_trial_and_foreign_study_are_refused(kept_study, tmp_path):
+    with pytest.raises(ValueError, match="not a COMPLETE trial"):
+        trial_model(kept_study, 99)
+    plain = optuna.create_study()
+    plain.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    with pytest.raises(ValueError, match="pass space=get_space"):
+        trial_model(plain)
+    with pytest.raises(ValueError, match="no config.json"):
+        load_exported(tmp_path)
