@@ -28,6 +28,7 @@ PRUNED_AT = PREFIX + "pruned_at"  # epoch at which a pruned trial's network was 
 # study attributes
 PROBE = PREFIX + "probe"  # fingerprint of the study's probe set
 RUN = PREFIX + "run"  # the runner's plan (config, seed, target) for resume checks
+SPARSE = PREFIX + "sparse"  # sparse networks of the refine stage: {trial: {method: {sparsity: artifact}}}
 
 LEGACY: dict[str, tuple[str, ...]] = {
     RECORD: (PREFIX + "network",),

@@ -100,3 +100,47 @@ def test_bad_trial_and_foreign_study_are_refused(kept_study, tmp_path):
         trial_model(plain)
     with pytest.raises(ValueError, match="no config.json"):
         load_exported(tmp_path)
+
+
+def test_refine_study_writes_the_table_plot_and_sparse_weights(kept_study, tmp_path):
+    from manifold_search._attrs import SPARSE
+    from manifold_search.refine.settings import parse_refine
+    from manifold_search.refine.study import refine_study
+    from manifold_search.refine.weights import download_weights
+    from manifold_search.representations import default_artifact_store
+
+    settings = parse_refine({"top": 2, "sparsity": [0.8, 0.5], "methods": ["fip", "magnitude"], "steps": 100})
+    notes: list[str] = []
+    path = refine_study(kept_study, tmp_path / "report", settings, progress=False, log=notes.append)
+    table = path.read_text()
+    assert table.count("| fip |") == 4 and table.count("| magnitude |") == 4 and "| dense |" in table
+    assert any("retrained" in n for n in notes)  # the second-best trial kept no weights (keep = 1)
+    rows = json.loads((tmp_path / "report" / "refine.json").read_text())
+    prunable = {r["trial"]: r["n_prunable"] for r in rows if r["method"] == "dense"}
+    for r in rows:
+        n = prunable[r["trial"]]
+        assert r["zeros"] == round(r["sparsity"] * n) / n  # exact, also for the dense row
+    for number in {r["trial"] for r in rows}:
+        assert (tmp_path / "report" / f"refine_trial{number}.png").stat().st_size > 1000
+    index = optuna.load_study(study_name="tiny", storage=kept_study._storage).user_attrs[SPARSE]
+    artifact = index[str(kept_study.best_trial.number)]["fip"]["0.8"]
+    state, masks, meta = download_weights(default_artifact_store(kept_study), artifact)
+    assert meta["sparsity"] == 0.8 and meta["method"] == "fip"
+    pruned = sum(int((~m).sum()) for m in masks.values())
+    total = sum(m.numel() for m in masks.values())
+    assert pruned == round(0.8 * total)
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"top": 0}, "top = 0: give a positive integer"),
+    ({"sparsity": [0.5, 1.0]}, "sparsity = \\[0.5, 1.0\\]: give numbers strictly between 0 and 1"),
+    ({"methods": ["fip", "lth"]}, "methods = \\['fip', 'lth'\\]: choose from"),
+    ({"steps": "many"}, "steps = 'many': give a positive integer"),
+    ({"topk": 3}, "unknown key 'topk': the keys are top, sparsity, methods, steps"),
+])  # fmt: skip
+def test_refine_section_errors_name_the_key_and_the_fix(section, message):
+    from manifold_search.refine.settings import parse_refine
+
+    with pytest.raises(ValueError, match=message):
+        parse_refine(section)
+    assert parse_refine({"sparsity": 0.9, "methods": "fip"}).sparsity == (0.9,)
