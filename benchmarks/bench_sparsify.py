@@ -1,0 +1,204 @@
+"""Sparsify the best MNIST-1D CNN and MLP: the walk against one-shot, IMP and GMP.
+
+Networks: the best CNN and the best MLP by validation accuracy of the MNIST-1D
+NAS table (``manifold_search/tables/mnist1d_nas.npz``, rows 939 and 426),
+retrained here with the table's budget (``Mnist1DGridSpace``: 15 epochs,
+seed 0). Every method runs once through 50/80/90/95% with a snapshot at each;
+the methods that train get the same number of gradient steps as the walk.
+
+Resumable: each (network, method) result is cached as JSON under
+``runs/bench_sparsify/`` (trained networks as safetensors beside them); a
+rerun skips what is cached and rewrites ``docs/sparsify.md`` from the cache.
+
+Run (nice, in the background, one process per network and method if you like):
+    nice -n 10 .venv/bin/python benchmarks/bench_sparsify.py                   # everything
+    nice -n 10 .venv/bin/python benchmarks/bench_sparsify.py --networks cnn --methods fip
+    nice -n 10 .venv/bin/python benchmarks/bench_sparsify.py --levers          # walk variants (CNN)
+    .venv/bin/python benchmarks/bench_sparsify.py --render                     # only the page
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from manifold_search.refine.data import SparsifyData  # noqa: E402
+from manifold_search.refine.masks import sparsity_of  # noqa: E402
+from manifold_search.refine.sparsify import METHODS, sparsify  # noqa: E402
+from manifold_search.refine.weights import load_into, load_state, save_state  # noqa: E402
+from search_spaces.mnist1d_grid import Mnist1DGridSpace, to_config  # noqa: E402
+
+NETWORKS = {"cnn": 939, "mlp": 426}
+TARGETS = (0.5, 0.8, 0.9, 0.95)
+STEPS = 8000
+#: Walk variants measured on the CNN (half the default steps unless the lever is steps).
+LEVERS = {
+    "default (4000 steps)": {"steps": 4000},
+    "settle by pull (papers' walk)": {"steps": 4000, "settle": "pull"},
+    "no schedule (jump to each target)": {"steps": 4000, "ramp": 0.0},
+    "pull 1.0": {"steps": 4000, "pull": 1.0},
+    "step length 0.05": {"steps": 4000, "step_length": 0.05},
+}
+CACHE = ROOT / "runs" / "bench_sparsify"
+PAGE = ROOT / "docs" / "sparsify.md"
+FIGURES = ROOT / "docs" / "sparsify"
+
+
+def _space() -> Mnist1DGridSpace:
+    return Mnist1DGridSpace(epochs=15, seed=0, record=False)
+
+
+def network(name: str, space: Mnist1DGridSpace) -> tuple[torch.nn.Module, dict]:
+    """The trained network of table row NETWORKS[name] (trained once, then cached)."""
+    path = CACHE / f"{name}.safetensors"
+    if path.is_file():
+        state, _, meta = load_state(path)
+        return load_into(space.seeded_build(meta["config"]), state).eval(), meta
+    table = np.load(ROOT / "manifold_search" / "tables" / "mnist1d_nas.npz", allow_pickle=False)
+    row = NETWORKS[name]
+    params = json.loads(str(table["params"][row]))
+    config = to_config(params)
+    model = space.seeded_build(config)
+    metrics = space.train_and_evaluate(model, config)
+    meta = {"config": config, "params": params, "row": row, **metrics,
+            "n_prunable": sparsity_of(model)[1]}  # fmt: skip
+    CACHE.mkdir(parents=True, exist_ok=True)
+    save_state(path, model, metadata=meta)
+    return model.eval(), meta
+
+
+def measure(name: str, method: str, options: dict, key: str) -> dict:
+    out = CACHE / f"{key}.json"
+    if out.is_file():
+        return json.loads(out.read_text())
+    torch.set_num_threads(1)
+    space = _space()
+    model, meta = network(name, space)
+    x_test, y_test = space.data.x_test, space.data.y_test
+    dense = space.accuracy(model, x_test, y_test)
+    load = os.getloadavg()[0]
+    result = sparsify(model, SparsifyData.from_space(space), TARGETS, method=method, progress=True, **options)
+    rows = []
+    for s in result.targets:
+        acc = space.accuracy(result.models[s], x_test, y_test)
+        rows.append({"sparsity": s, "test_accuracy": acc, "kept": acc / dense,
+                     "distance": result.snapshot_metrics[s]["distance"],
+                     "zeros": sparsity_of(result.models[s])[0], "seconds": result.seconds[s],
+                     "cpu_seconds": result.cpu_seconds[s]})  # fmt: skip
+    record = {"network": name, "method": method, "options": options, "dense_test": dense,
+              "steps": result.steps, "settings": result.settings, "rows": rows, "meta": meta,
+              "load_before": load, "load_after": os.getloadavg()[0],
+              "path": {k: v for k, v in result.path.items() if k.startswith("eval") or k in
+                       ("val_accuracy", "distance", "val_divergence")}}  # fmt: skip
+    out.write_text(json.dumps(record, indent=1))
+    print(f"{key}: " + ", ".join(f"{r['sparsity']:.2f}: {r['kept']:.3f}" for r in rows), flush=True)
+    return record
+
+
+def _lever_key(label: str) -> str:
+    return "lever_" + "".join(c if c.isalnum() else "_" for c in label).strip("_")
+
+
+def _table(records: dict[str, dict], name: str) -> list[str]:
+    lines = ["| method | sparsity | test accuracy | kept | network distance | zeros | seconds (wall) | CPU s |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for method in METHODS:
+        record = records.get(f"{name}_{method}")
+        for r in record["rows"] if record else []:
+            lines.append(f"| {method} | {r['sparsity']:.2f} | {r['test_accuracy']:.3f} | {r['kept']:.3f} | "
+                         f"{r['distance']:.3f} | {r['zeros']:.4f} | {r['seconds']:.0f} | {r['cpu_seconds']:.0f} |")
+    return lines
+
+
+def _levers(records: dict[str, dict]) -> list[str]:
+    lines = ["| variant (CNN) | kept at 50% | 80% | 90% | 95% | CPU s |", "|---|---|---|---|---|---|"]
+    for label in LEVERS:
+        record = records.get(_lever_key(label))
+        if record:
+            kept = " | ".join(f"{r['kept']:.3f}" for r in record["rows"])
+            lines.append(f"| {label} | {kept} | {record['rows'][-1]['cpu_seconds']:.0f} |")
+    return lines
+
+
+def plot(records: dict[str, dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    for name in NETWORKS:
+        fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=110)
+        for method in METHODS:
+            record = records.get(f"{name}_{method}")
+            if record:
+                ax.plot([r["sparsity"] for r in record["rows"]], [r["test_accuracy"] for r in record["rows"]],
+                        marker="o", label=method)  # fmt: skip
+                ax.axhline(record["dense_test"], color="grey", linestyle="--")
+        ax.set(xlabel="sparsity of the prunable weights", ylabel="test accuracy", title=f"MNIST-1D best {name}")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(FIGURES / f"{name}.png")
+        plt.close(fig)
+
+
+def render() -> None:
+    records = {p.stem: json.loads(p.read_text()) for p in CACHE.glob("*.json")}
+    plot(records)
+    lines = ["# Sparsifying the winners: functionally invariant path against pruning baselines", "",
+             f"Machine: {platform.machine()}, {os.cpu_count()} cores shared with other jobs (load average "
+             "noted per run in runs/bench_sparsify/*.json); torch one thread. Wall seconds are inflated "
+             "by the shared machine; CPU seconds (process time) are what one idle core would take.", "",
+             "Command: `nice -n 10 .venv/bin/python benchmarks/bench_sparsify.py` (resumable; "
+             "`--levers` for the walk variants; `--render` rewrites this page).", ""]  # fmt: skip
+    for name, row in NETWORKS.items():
+        record = next((r for k, r in records.items() if k.startswith(name + "_")), None)
+        if record is None:
+            continue
+        meta = record["meta"]
+        lines += [f"## Best {name.upper()} (table row {row}: {meta['params']})", "",
+                  f"{meta['n_params']:,} parameters, {meta['n_prunable']:,} prunable weights; dense test "
+                  f"accuracy {record['dense_test']:.3f} (validation {meta['val_accuracy']:.3f}).", "",
+                  *_table(records, name), "", f"![{name}](sparsify/{name}.png)", ""]  # fmt: skip
+    if any(k.startswith("lever_") for k in records):
+        lines += ["## Levers of the walk (best CNN, label-free)", "", *_levers(records), ""]
+    PAGE.write_text("\n".join(lines) + "\n")
+    print(PAGE.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--networks", default=",".join(NETWORKS))
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--levers", action="store_true", help="run the walk variants on the CNN")
+    parser.add_argument("--render", action="store_true", help="only rewrite docs/sparsify.md")
+    args = parser.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if not args.render:
+        start = time.perf_counter()
+        if args.levers:
+            for label, options in LEVERS.items():
+                measure("cnn", "fip", options, _lever_key(label))
+        else:
+            for name in args.networks.split(","):
+                for method in args.methods.split(","):
+                    measure(name, method, {"steps": args.steps} if method != "magnitude" else {},
+                            f"{name}_{method}")  # fmt: skip
+        print(f"done in {time.perf_counter() - start:.0f} s", flush=True)
+    render()
+
+
+if __name__ == "__main__":
+    main()
