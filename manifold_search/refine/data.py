@@ -44,6 +44,12 @@ def log_probs(model: torch.nn.Module, x: torch.Tensor, batch: int = 1024) -> tor
         return torch.cat([F.log_softmax(model(x[i : i + batch]), dim=1) for i in range(0, len(x), batch)])
 
 
+def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Classification accuracy in eval mode on the CPU (NaN outputs count as wrong)."""
+    log_p = torch.nan_to_num(log_probs(model.eval(), x), nan=-torch.inf)
+    return float((log_p.argmax(dim=1) == y).float().mean())
+
+
 def divergence(log_p: torch.Tensor, log_q: torch.Tensor, kind: str = "bhattacharyya") -> torch.Tensor:
     """Mean output divergence of current ``log_p`` from original ``log_q`` (per input, averaged).
 

@@ -112,7 +112,7 @@ def trial_model(study: optuna.Study, trial: FrozenTrial | int | None = None, spa
         state, masks, _ = load_trial_weights(study, trial, artifact_store)
     except KeyError as why:
         metrics = space.train_and_evaluate(model, config)
-        result = TrialModel(model.eval(), space, config, trial, True, metrics)
+        result = TrialModel(model.cpu().eval(), space, config, trial, True, metrics)
         message = f"trial {trial.number}: {why.args[0]}; {result.source}"
         if not math.isclose(metrics["val_accuracy"], trial.value, abs_tol=1e-9):
             message += " (MISMATCH: a GPU run or a max_seconds cap is not reproducible)"

@@ -28,7 +28,7 @@ import optuna
 from optuna.trial import TrialState
 
 from manifold_search._attrs import SPARSE, read_attr
-from manifold_search.refine.data import SparsifyData
+from manifold_search.refine.data import SparsifyData, accuracy
 from manifold_search.refine.export import study_space, trial_model
 from manifold_search.refine.masks import sparsity_of
 from manifold_search.refine.settings import RefineSettings
@@ -52,7 +52,7 @@ def _network_rows(built, settings: RefineSettings, store, study, progress: bool)
     space, model = built.space, built.model
     data = SparsifyData.from_space(space)
     x_test, y_test = space.data.x_test, space.data.y_test
-    dense = space.accuracy(model, x_test, y_test)
+    dense = accuracy(model, x_test, y_test)
     rows = [{"trial": built.trial.number, "method": "dense", "sparsity": 0.0, "test_accuracy": dense,
              "kept": 1.0, "distance": 0.0, "zeros": sparsity_of(model)[0], "seconds": 0.0,
              "retrained": built.retrained, "n_prunable": sparsity_of(model)[1]}]  # fmt: skip
@@ -63,13 +63,13 @@ def _network_rows(built, settings: RefineSettings, store, study, progress: bool)
                           progress=progress)  # fmt: skip
         for s in result.targets:
             sparse = result.models[s]
-            accuracy = space.accuracy(sparse, x_test, y_test)
-            row = {"trial": built.trial.number, "method": method, "sparsity": s, "test_accuracy": accuracy,
-                   "kept": accuracy / dense if dense else float("nan"),
+            test = accuracy(sparse, x_test, y_test)
+            row = {"trial": built.trial.number, "method": method, "sparsity": s, "test_accuracy": test,
+                   "kept": test / dense if dense else float("nan"),
                    "distance": result.snapshot_metrics[s]["distance"], "zeros": sparsity_of(sparse)[0],
                    "seconds": result.seconds[s], "steps": result.steps}  # fmt: skip
             meta = {"trial": built.trial.number, "method": method, "sparsity": s, "config": built.config,
-                    "test_accuracy": accuracy, "settings": result.settings}  # fmt: skip
+                    "test_accuracy": test, "settings": result.settings}  # fmt: skip
             artifact = upload_weights(study, sparse, store, result.masks[s], meta)
             entry.setdefault(method, {})[str(s)] = artifact
             rows.append(row)
