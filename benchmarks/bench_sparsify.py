@@ -135,6 +135,20 @@ def _levers(records: dict[str, dict]) -> list[str]:
     return lines
 
 
+USAGE = """## Use
+
+```python
+from manifold_search.refine import SparsifyData, sparsify
+result = sparsify(model, SparsifyData.from_space(space), [0.5, 0.8, 0.9, 0.95])  # label-free walk
+sparse = result.models[0.9]        # exact zeros; result.masks[0.9], result.path, result.seconds
+```
+
+`method="magnitude" | "imp" | "gmp"` run the baselines through the same call. For a
+study: `manifold-search sparsify RUN_DIR` (or `refine_study(study, report_dir, settings)`)
+sparsifies the best trials and writes `refine.md`, `refine.json` and a plot per network
+into the report folder; sparse weights and masks go to the study's artifact store.
+"""
+
 METHOD_NOTES = """## What each method does
 
 - **fip** (`manifold_search.refine.sparsify`, label-free): the functionally invariant
@@ -259,7 +273,7 @@ def render() -> None:
     lines = ["# Sparsifying the winners: functionally invariant path against pruning baselines", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores shared with other jobs (load average "
              "noted per run in runs/bench_sparsify/*.json); torch one thread. Wall seconds are inflated "
-             "by the shared machine; CPU seconds (process time) are what one idle core would take.", "",
+             "by the shared machine; CPU seconds (process time) approximate what one idle core would take (contention for caches inflates them somewhat).", "",
              "Command: `nice -n 10 .venv/bin/python benchmarks/bench_sparsify.py` (resumable; "
              "`--levers` for the walk variants; `--render` rewrites this page).", ""]  # fmt: skip
     for name, row in NETWORKS.items():
@@ -272,7 +286,7 @@ def render() -> None:
                   f"accuracy {record['dense_test']:.3f} (validation {meta['val_accuracy']:.3f}).", "",
                   *_table(records, name), "", f"![{name}](sparsify/{name}.png)", ""]  # fmt: skip
     lines += _check(records)
-    lines += [METHOD_NOTES, LEVER_NOTES]
+    lines += [USAGE, METHOD_NOTES, LEVER_NOTES]
     if any(k.startswith("lever_") for k in records):
         lines += ["## Levers of the walk (best CNN, label-free)", "", *_levers(records), ""]
     PAGE.write_text("\n".join(lines) + "\n")
