@@ -30,6 +30,7 @@ PROBE = PREFIX + "probe"  # fingerprint of the study's probe set
 RUN = PREFIX + "run"  # the runner's plan (config, seed, target) for resume checks
 ARTIFACTS = PREFIX + "artifacts"  # where records and weights live (a folder or an s3:// URL)
 DROPPED = PREFIX + "dropped_records"  # broken records left off the manifold: {trial number: problem}
+SPARSE = PREFIX + "sparse"  # sparse networks of the refine stage: {trial: {method: {sparsity: artifact}}}
 
 LEGACY: dict[str, tuple[str, ...]] = {
     RECORD: (PREFIX + "network",),

@@ -34,6 +34,7 @@ from sklearn.model_selection import train_test_split
 from timm.layers import get_act_layer, get_norm_layer
 from timm.optim import create_optimizer_v2
 
+from manifold_search.refine.weights import DEFAULT_KEEP, keep_weights, parse_keep
 from manifold_search.representations import Probe, record_network
 
 #: Optimizers offered by the spaces, all created by timm's ``create_optimizer_v2``.
@@ -115,6 +116,10 @@ class SearchSpace(abc.ABC):
             fastest on one thread.
         record: record each trained network on the probe set (for the
             manifold sampler).
+        keep_weights: which trials keep their trained weights (safetensors in
+            the study's artifact store, for export and sparsification):
+            ``"all"``, ``"none"`` or K, the top K by objective (files of trials
+            that drop out of the top K are removed). Only with ``record``.
     """
 
     name: str = "space"
@@ -128,6 +133,7 @@ class SearchSpace(abc.ABC):
         max_seconds: float | None = None,
         num_threads: int | None = 1,
         record: bool = True,
+        keep_weights: int | str = DEFAULT_KEEP,
     ) -> None:
         self.epochs = int(epochs if epochs is not None else self.default_epochs)
         if self.epochs < 1:
@@ -139,6 +145,8 @@ class SearchSpace(abc.ABC):
         self.max_seconds = max_seconds
         self.num_threads = num_threads
         self.record = record
+        parse_keep(keep_weights)  # fail early on a bad value
+        self.keep_weights = keep_weights
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     # -- what each space defines ------------------------------------------------
@@ -279,6 +287,8 @@ class SearchSpace(abc.ABC):
             trial.set_user_attr(key, metrics[key])
         if self.record:
             record_network(trial, model, self.probe())
+            keep_weights(trial, model, metrics["val_accuracy"], self.keep_weights,
+                         metadata={"test_accuracy": metrics["test_accuracy"]})
         return metrics["val_accuracy"]
 
     __call__ = objective

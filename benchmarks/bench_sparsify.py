@@ -1,0 +1,323 @@
+"""Sparsify the best MNIST-1D CNN and MLP: the walk against one-shot, IMP and GMP.
+
+Networks: the best CNN and the best MLP by validation accuracy of the MNIST-1D
+NAS table (``manifold_search/tables/mnist1d_nas.npz``, rows 939 and 426),
+retrained here with the table's budget (``Mnist1DGridSpace``: 15 epochs,
+seed 0). Every method runs once through 50/80/90/95% with a snapshot at each;
+the methods that train get the same number of gradient steps as the walk.
+
+Resumable: each (network, method) result is cached as JSON under
+``runs/bench_sparsify/`` (trained networks as safetensors beside them); a
+rerun skips what is cached and rewrites ``docs/sparsify.md`` from the cache.
+
+Run (nice, in the background, one process per network and method if you like):
+    nice -n 10 .venv/bin/python benchmarks/bench_sparsify.py                   # everything
+    nice -n 10 .venv/bin/python benchmarks/bench_sparsify.py --networks cnn --methods fip
+    nice -n 10 .venv/bin/python benchmarks/bench_sparsify.py --levers          # walk variants (CNN)
+    .venv/bin/python benchmarks/bench_sparsify.py --render                     # only the page
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from manifold_search.refine.data import SparsifyData  # noqa: E402
+from manifold_search.refine.masks import sparsity_of  # noqa: E402
+from manifold_search.refine.sparsify import METHODS, sparsify  # noqa: E402
+from manifold_search.refine.weights import load_into, load_state, save_state  # noqa: E402
+from search_spaces.mnist1d_grid import Mnist1DGridSpace, to_config  # noqa: E402
+
+NETWORKS = {"cnn": 939, "mlp": 426}
+TARGETS = (0.5, 0.8, 0.9, 0.95)
+STEPS = 8000
+#: Walk variants measured on the CNN, at a quarter of the default steps (the default
+#: itself, 8000 steps, is in the main table).
+LEVERS = {
+    "default settings, 2000 steps": {"steps": 2000},
+    "settle by pull (papers' walk)": {"steps": 2000, "settle": "pull"},
+    "no schedule (jump to each target)": {"steps": 2000, "ramp": 0.0},
+    "pull 1.0": {"steps": 2000, "pull": 1.0},
+    "pull 0.01": {"steps": 2000, "pull": 0.01},
+    "step length 0.05": {"steps": 2000, "step_length": 0.05},
+    "step length 0.005": {"steps": 2000, "step_length": 0.005},
+    "batch 128, 8000 steps": {"steps": 8000, "batch_size": 128},
+}
+CACHE = ROOT / "runs" / "bench_sparsify"
+PAGE = ROOT / "docs" / "sparsify.md"
+FIGURES = ROOT / "docs" / "sparsify"
+
+
+def _space() -> Mnist1DGridSpace:
+    return Mnist1DGridSpace(epochs=15, seed=0, record=False)
+
+
+def network(name: str, space: Mnist1DGridSpace) -> tuple[torch.nn.Module, dict]:
+    """The trained network of table row NETWORKS[name] (trained once, then cached)."""
+    path = CACHE / f"{name}.safetensors"
+    if path.is_file():
+        state, _, meta = load_state(path)
+        return load_into(space.seeded_build(meta["config"]), state).eval(), meta
+    table = np.load(ROOT / "manifold_search" / "tables" / "mnist1d_nas.npz", allow_pickle=False)
+    row = NETWORKS[name]
+    params = json.loads(str(table["params"][row]))
+    config = to_config(params)
+    model = space.seeded_build(config)
+    metrics = space.train_and_evaluate(model, config)
+    meta = {"config": config, "params": params, "row": row, **metrics,
+            "n_prunable": sparsity_of(model)[1]}  # fmt: skip
+    CACHE.mkdir(parents=True, exist_ok=True)
+    save_state(path, model, metadata=meta)
+    return model.eval(), meta
+
+
+def measure(name: str, method: str, options: dict, key: str) -> dict:
+    out = CACHE / f"{key}.json"
+    if out.is_file():
+        return json.loads(out.read_text())
+    torch.set_num_threads(1)
+    space = _space()
+    model, meta = network(name, space)
+    x_test, y_test = space.data.x_test, space.data.y_test
+    dense = space.accuracy(model, x_test, y_test)
+    load = os.getloadavg()[0]
+    result = sparsify(model, SparsifyData.from_space(space), TARGETS, method=method, progress=True, **options)
+    rows = []
+    for s in result.targets:
+        acc = space.accuracy(result.models[s], x_test, y_test)
+        rows.append({"sparsity": s, "test_accuracy": acc, "kept": acc / dense,
+                     "distance": result.snapshot_metrics[s]["distance"],
+                     "zeros": sparsity_of(result.models[s])[0], "seconds": result.seconds[s],
+                     "cpu_seconds": result.cpu_seconds[s]})  # fmt: skip
+    record = {"network": name, "method": method, "options": options, "dense_test": dense,
+              "steps": result.steps, "settings": result.settings, "rows": rows, "meta": meta,
+              "load_before": load, "load_after": os.getloadavg()[0],
+              "path": {k: v for k, v in result.path.items() if k.startswith("eval") or k in
+                       ("val_accuracy", "distance", "val_divergence")}}  # fmt: skip
+    out.write_text(json.dumps(record, indent=1))
+    print(f"{key}: " + ", ".join(f"{r['sparsity']:.2f}: {r['kept']:.3f}" for r in rows), flush=True)
+    return record
+
+
+def _lever_key(label: str) -> str:
+    return "lever_" + "".join(c if c.isalnum() else "_" for c in label).strip("_")
+
+
+def _table(records: dict[str, dict], name: str) -> list[str]:
+    lines = ["| method | sparsity | test accuracy | kept | network distance | zeros | seconds (wall) | CPU s |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for method in METHODS:
+        record = records.get(f"{name}_{method}")
+        for r in record["rows"] if record else []:
+            lines.append(f"| {method} | {r['sparsity']:.2f} | {r['test_accuracy']:.3f} | {r['kept']:.3f} | "
+                         f"{r['distance']:.3f} | {r['zeros']:.4f} | {r['seconds']:.0f} | {r['cpu_seconds']:.0f} |")
+    return lines
+
+
+def _levers(records: dict[str, dict]) -> list[str]:
+    lines = ["| variant (CNN) | kept at 50% | 80% | 90% | 95% | CPU s |", "|---|---|---|---|---|---|"]
+    for label in LEVERS:
+        record = records.get(_lever_key(label))
+        if record:
+            kept = " | ".join(f"{r['kept']:.3f}" for r in record["rows"])
+            lines.append(f"| {label} | {kept} | {record['rows'][-1]['cpu_seconds']:.0f} |")
+    return lines
+
+
+USAGE = """## Use
+
+```python
+from manifold_search.refine import SparsifyData, sparsify
+result = sparsify(model, SparsifyData.from_space(space), [0.5, 0.8, 0.9, 0.95])  # label-free walk
+sparse = result.models[0.9]        # exact zeros; result.masks[0.9], result.path, result.seconds
+```
+
+`method="magnitude" | "imp" | "gmp"` run the baselines through the same call. For a
+study: `manifold-search sparsify RUN_DIR` (or `refine_study(study, report_dir, settings)`)
+sparsifies the best trials and writes `refine.md`, `refine.json` and a plot per network
+into the report folder; sparse weights and masks go to the study's artifact store.
+"""
+
+METHOD_NOTES = """## What each method does
+
+- **fip** (`manifold_search.refine.sparsify`, label-free): the functionally invariant
+  path. Each step goes along `grad D + pull * (w - w_masked)` normalised to
+  `step_length` (0.02), where `D` is the Bhattacharyya distance between the softmax
+  outputs of the walking network and the frozen original on a batch of 256 unlabeled
+  training inputs, and `w_masked` is the current weights after global magnitude
+  pruning to the current target (pull 0.1, mask recomputed every step). One walk of
+  8,000 steps passes through all four targets: the steps are split between the
+  targets in proportion to `log((1 - s_prev) / (1 - s))` (each halving of the
+  surviving weights gets the same share); within a segment the target rises on the
+  cubic schedule over the first 75% of its steps; in the last 25% (`settle =
+  "project"`) the mask is applied and the walk goes on along `grad D` inside the
+  sparse subspace, still without labels; then the snapshot is taken and the walk
+  continues from it.
+- **magnitude**: one-shot global magnitude pruning of the dense network, no training.
+- **imp**: iterative magnitude pruning with `torch.nn.utils.prune` (global L1), three
+  rounds per target segment (each removes the same share of the survivors), Adam
+  (lr 1e-3, batch 256) fine-tuning on labels between rounds; same 8,000 steps in all.
+- **gmp**: gradual magnitude pruning (Zhu & Gupta 2017): the same cubic schedule and
+  segments, the mask recomputed every 50 steps and applied at once (pruned weights
+  stay zero), Adam fine-tuning on labels throughout; same 8,000 steps.
+
+Prunable weights: Linear, Conv1d/2d and GRU weight matrices; biases and BatchNorm
+parameters stay dense and are not counted in the sparsity. "kept" is the sparse test
+accuracy over the dense test accuracy; "network distance" is the project's diffusion
+distance between the sparse and the dense network on the 256-point probe set;
+"zeros" is the measured share of exact zeros among the prunable weights; seconds are
+from the start of the run (through all lower targets) to the snapshot.
+"""
+
+
+LEVER_NOTES = """## Levers of the walk (what each one does)
+
+Measured on the best CNN above (8,000 steps, seed 0, the same trained network), share
+of dense test accuracy kept at 50 / 80 / 90 / 95%:
+
+| walk | 50% | 80% | 90% | 95% |
+|---|---|---|---|---|
+| settle by projection (default) | 1.004 | 1.000 | 0.980 | 0.925 |
+| settle by pull (the papers' walk: pull all the way, mask applied at the snapshot) | 1.004 | 0.994 | 0.902 | 0.329 |
+
+(`sparsify(model, data, method="fip", settle="pull")` against the default; the same
+code as the tables, run by hand during development, 600 s wall each on the shared
+machine.) The pull alone leaves the pruned weights small but not zero; at 95% the
+remaining mass is enough that applying the mask breaks the function. Projecting at
+the start of each hold phase and walking on along the output divergence inside the
+sparse subspace recovers it, still without labels.
+
+- **Schedule**: a target that jumps to its full value in one step (the authors' public
+  code) behaves like one-shot pruning followed by repair: earlier measurements in this
+  project (../shared/DESIGN.md) stayed near one-shot with a jump, and reached 97.6% /
+  99.0% (MLP / CNN at 90%) with the cubic schedule. The cubic schedule removes most
+  weights early, while the network is still dense enough to absorb it, and slowly near
+  the target.
+- **Pull** (lambda): only the ratio of the pull to the divergence gradient matters (the
+  step is normalised). With lambda >= 1 the pull dominates and the walk is close to
+  plain magnitude pruning; with lambda 0.1 the divergence term steers.
+- **Step length** and **steps**: the product is the path length. 1,500-3,000 steps of
+  0.01-0.02 stayed near one-shot in the earlier measurements; 8,000 steps of 0.02 meet
+  the 90% target here. 95% needs more path (20,000 steps reached 90.7% / 84.8% with the
+  pull-only walk earlier).
+- **Stopping rule**: the hold phase (last 25% of each segment) is the stopping rule: a
+  fixed number of steps at the target, spent inside the sparse subspace.
+"""
+
+
+def _check(records: dict[str, dict]) -> list[str]:
+    """The issue's targets against what was measured."""
+    lines = ["## Targets of the issue", ""]
+    for name in NETWORKS:
+        fip, shot = records.get(f"{name}_fip"), records.get(f"{name}_magnitude")
+        if not fip or not shot:
+            continue
+        kept = {r["sparsity"]: r["kept"] for r in fip["rows"]}
+        one = {r["sparsity"]: r["kept"] for r in shot["rows"]}
+        cpu = fip["rows"][-1]["cpu_seconds"]
+        lines += [
+            f"- {name.upper()}: 90% sparsity keeps {kept[0.9]:.1%} of dense accuracy without labels "
+            f"(target >= 98%: {'met' if kept[0.9] >= 0.98 else 'missed'}); 95% keeps {kept[0.95]:.1%} "
+            f"(target >= 95%: {'met' if kept[0.95] >= 0.95 else 'missed'}); against one-shot at 80/90/95%: "
+            + ", ".join(f"{kept[s]:.1%} vs {one[s]:.1%}" for s in (0.8, 0.9, 0.95))
+            + f" ({'beats it at all three' if all(kept[s] > one[s] for s in (0.8, 0.9, 0.95)) else 'does not beat it everywhere'}); "
+            f"four sparsities in {cpu:.0f} CPU seconds on one thread ({fip['rows'][-1]['seconds']:.0f} s "
+            f"wall on the shared machine; target <= 120 s on 2 cores: "
+            f"{'met' if cpu <= 120 else 'missed'})."
+        ]
+        for method in ("imp", "gmp"):
+            other = records.get(f"{name}_{method}")
+            if other:
+                theirs = {r["sparsity"]: r["kept"] for r in other["rows"]}
+                lines.append(f"  - against {method} (labels, same steps) at 90/95%: " + ", ".join(
+                    f"{kept[s]:.1%} vs {theirs[s]:.1%}" for s in (0.9, 0.95)))
+    return lines + [""]
+
+
+def plot(records: dict[str, dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    for name in NETWORKS:
+        fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=110)
+        for method in METHODS:
+            record = records.get(f"{name}_{method}")
+            if record:
+                ax.plot([r["sparsity"] for r in record["rows"]], [r["test_accuracy"] for r in record["rows"]],
+                        marker="o", label=method)  # fmt: skip
+                ax.axhline(record["dense_test"], color="grey", linestyle="--")
+        ax.set(xlabel="sparsity of the prunable weights", ylabel="test accuracy", title=f"MNIST-1D best {name}")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(FIGURES / f"{name}.png")
+        plt.close(fig)
+
+
+def render() -> None:
+    records = {p.stem: json.loads(p.read_text()) for p in CACHE.glob("*.json")}
+    plot(records)
+    lines = ["# Sparsifying the winners: functionally invariant path against pruning baselines", "",
+             f"Machine: {platform.machine()}, {os.cpu_count()} cores shared with other jobs (load average "
+             "noted per run in runs/bench_sparsify/*.json); torch one thread. Wall seconds are inflated "
+             "by the shared machine; CPU seconds (process time) approximate what one idle core would take (contention for caches inflates them somewhat).", "",
+             "Command: `nice -n 10 .venv/bin/python benchmarks/bench_sparsify.py` (resumable; "
+             "`--levers` for the walk variants; `--render` rewrites this page).", ""]  # fmt: skip
+    for name, row in NETWORKS.items():
+        record = next((r for k, r in records.items() if k.startswith(name + "_")), None)
+        if record is None:
+            continue
+        meta = record["meta"]
+        lines += [f"## Best {name.upper()} (table row {row}: {meta['params']})", "",
+                  f"{meta['n_params']:,} parameters, {meta['n_prunable']:,} prunable weights; dense test "
+                  f"accuracy {record['dense_test']:.3f} (validation {meta['val_accuracy']:.3f}).", "",
+                  *_table(records, name), "", f"![{name}](sparsify/{name}.png)", ""]  # fmt: skip
+    lines += _check(records)
+    lines += [USAGE, METHOD_NOTES, LEVER_NOTES]
+    if any(k.startswith("lever_") for k in records):
+        lines += ["## Levers of the walk (best CNN, label-free)", "", *_levers(records), ""]
+    PAGE.write_text("\n".join(lines) + "\n")
+    print(PAGE.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--networks", default=",".join(NETWORKS))
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--levers", nargs="?", const="all", metavar="LABEL,...",
+                        help="run the walk variants on the CNN (all, or those whose label starts so)")
+    parser.add_argument("--render", action="store_true", help="only rewrite docs/sparsify.md")
+    args = parser.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if not args.render:
+        start = time.perf_counter()
+        if args.levers:
+            chosen = [p.strip() for p in args.levers.split(",")]
+            for label, options in LEVERS.items():
+                if args.levers == "all" or any(label.startswith(p) for p in chosen):
+                    measure("cnn", "fip", options, _lever_key(label))
+        else:
+            for name in args.networks.split(","):
+                for method in args.methods.split(","):
+                    measure(name, method, {"steps": args.steps} if method != "magnitude" else {},
+                            f"{name}_{method}")  # fmt: skip
+        print(f"done in {time.perf_counter() - start:.0f} s", flush=True)
+    render()
+
+
+if __name__ == "__main__":
+    main()
