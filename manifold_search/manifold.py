@@ -389,7 +389,8 @@ class NetworkManifold:
         a record that cannot be read is skipped with one warning (see
         :mod:`manifold_search.records`) and listed in :attr:`skipped`.
         """
-        trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
+                                                           optuna.trial.TrialState.PRUNED))
         items, labels = self._read(study, trials, artifact_store)
         return self.add_many(items, labels=labels)
 

@@ -228,6 +228,14 @@ def _check_probe(study: optuna.Study, fingerprint: str) -> None:
         )
 
 
+def check_recordable(trial: optuna.Trial, probe: Probe, artifact_store: Any | None = None) -> None:
+    """Fail before training, not after: the probe must be the study's and the study must
+    have an artifact store (a database-server study without one raises here)."""
+    _check_probe(trial.study, probe.fingerprint)
+    if artifact_store is None:
+        default_artifact_store(trial.study)
+
+
 def record_representations(
     trial: optuna.Trial,
     arrays: Mapping[str, np.ndarray],

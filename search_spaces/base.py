@@ -34,8 +34,9 @@ from sklearn.model_selection import train_test_split
 from timm.layers import get_act_layer, get_norm_layer
 from timm.optim import create_optimizer_v2
 
+from manifold_search._attrs import PRUNED_AT
 from manifold_search.refine.weights import DEFAULT_KEEP, keep_weights, parse_keep
-from manifold_search.representations import Probe, record_network
+from manifold_search.representations import Probe, check_recordable, record_network
 
 #: Optimizers offered by the spaces, all created by timm's ``create_optimizer_v2``.
 OPTIMIZERS = ("sgd", "adamw", "lion")
@@ -248,7 +249,9 @@ class SearchSpace(abc.ABC):
             if trial is not None:
                 trial.report(val_accuracy, epoch)
                 if trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}")
+                    pruned = optuna.TrialPruned(f"pruned after epoch {epoch + 1}")
+                    pruned.epoch = epoch + 1  # type: ignore[attr-defined]
+                    raise pruned
             if diverged:
                 break
             if self.max_seconds is not None and time.perf_counter() - start > self.max_seconds:
@@ -278,11 +281,23 @@ class SearchSpace(abc.ABC):
 
         Test accuracy, training seconds and parameter count are stored as the
         trial's user attributes. ``report=False`` trains without reporting
-        per-epoch values (so no pruner can stop the trial).
+        per-epoch values (so no pruner can stop the trial). A trial a pruner
+        stops still records the network it has at that moment (and the epoch, in
+        ``manifold_search:pruned_at``) before ``TrialPruned`` propagates, so the
+        manifold sampler places it: an under-trained network, scored by its last
+        reported value.
         """
         config = self.suggest(trial)
+        if self.record:
+            check_recordable(trial, self.probe())  # a wrong probe or no store: fail before training
         model = self.seeded_build(config)
-        metrics = self.train_and_evaluate(model, config, trial if report else None)
+        try:
+            metrics = self.train_and_evaluate(model, config, trial if report else None)
+        except optuna.TrialPruned as pruned:
+            if self.record:  # the sampler still learns where this network sits on the manifold
+                record_network(trial, model, self.probe())
+                trial.set_user_attr(PRUNED_AT, getattr(pruned, "epoch", None))
+            raise
         for key in ("test_accuracy", "train_seconds", "n_params", "epochs_run", "diverged"):
             trial.set_user_attr(key, metrics[key])
         if self.record:

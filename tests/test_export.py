@@ -12,8 +12,9 @@ import torch
 
 from manifold_search.refine.export import export_trial, load_exported, trial_model
 from manifold_search.refine.weights import kept_trials
-from manifold_search.runner import make_plan, run_study
-from manifold_search.study_config import load_config
+from manifold_search.study.config import load_config
+from manifold_search.study.plan import make_plan
+from manifold_search.study.runner import run_study
 from search_spaces import get_space
 
 CONFIG = """

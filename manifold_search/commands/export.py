@@ -27,6 +27,10 @@ _EPILOG = textwrap.dedent(
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``export`` subcommand's description and arguments."""
+    p.description = ("Export a trial of a study as a folder: configuration, weights and model card.")
+    p.epilog = _EPILOG
+    p.set_defaults(func=run)
     p.add_argument("study_dir", metavar="RUN_DIR",
                    help="output directory of 'manifold-search run' (or its STUDY.toml)")
     p.add_argument("--trial", type=int, metavar="N", help="trial number (default: the best trial)")
@@ -35,31 +39,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--storage", metavar="URL", help="the storage URL, when RUN_DIR has no run.json")
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "export", help="write a trained network (config, safetensors weights, model card) to a folder",
-        description="Export a trial of a study as a folder: configuration, weights and model card.",
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
-    add_arguments(p)
-    p.set_defaults(func=run)
-
-
 def run(args: argparse.Namespace) -> int:
     from manifold_search.cli import UsageError
     from manifold_search.refine.export import export_trial
-    from manifold_search.runner import RunError
-    from manifold_search.study_config import ConfigError
-    from manifold_search.study_report import load_study, locate
+    from manifold_search.study.locate import locate
+    from manifold_search.study.storage import StudyError, load_study
 
     notes: list[str] = []
     try:
-        storage, name, output_dir, _ = locate(args.study_dir, args.study, args.storage)
-        study = load_study(storage, name)
+        where = locate(args.study_dir, args.study, args.storage)
+        study = load_study(where.storage, where.name)
         number = args.trial if args.trial is not None else study.best_trial.number
-        out = Path(args.out) if args.out else Path(output_dir) / "export" / f"trial-{number}"
+        out = Path(args.out) if args.out else where.output_dir / "export" / f"trial-{number}"
         built = export_trial(study, out, trial=number, log=notes.append)
-    except (ConfigError, RunError, ValueError) as exc:
+    except (StudyError, ValueError) as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
     for note in notes:
         print(f"note: {note}")

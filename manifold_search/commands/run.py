@@ -62,6 +62,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, metavar="K",
                    help="worker processes sharing the storage (spawned, one torch thread "
                    "each; default: 1)")
+    p.add_argument("--pruner", metavar="NAME",
+                   help="none, median, successive-halving or hyperband (Optuna's defaults; "
+                   "options go in the config's [pruner] table). A pruned trial still records "
+                   "the network it has when pruned")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run_command)
@@ -78,7 +82,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         plan = make_plan(config, trials=args.trials, storage=args.storage, sampler=args.sampler,
-                         seed=args.seed, workers=args.workers)  # fmt: skip
+                         seed=args.seed, workers=args.workers, pruner=args.pruner)  # fmt: skip
         outcome = run_study(plan, progress=not args.no_progress, report=not args.no_report)
     except StudyError as exc:
         raise UsageError(str(exc)) from None

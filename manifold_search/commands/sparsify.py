@@ -33,6 +33,11 @@ _EPILOG = textwrap.dedent(
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``sparsify`` subcommand's description and arguments."""
+    p.description = ("Sparsify the kept winners of a study along functionally invariant paths "
+        "and against pruning baselines.")
+    p.epilog = _EPILOG
+    p.set_defaults(func=run)
     p.add_argument("study_dir", metavar="RUN_DIR",
                    help="output directory of 'manifold-search run' (or its STUDY.toml)")
     p.add_argument("--top", type=int, metavar="K", help="sparsify the best K trials (default 3)")
@@ -43,17 +48,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--study", metavar="NAME", help="which study of the storage (default: the config's)")
     p.add_argument("--storage", metavar="URL", help="the storage URL, when RUN_DIR has no run.json")
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "sparsify", help="sparsify the best trained networks and report what they keep",
-        description="Sparsify the kept winners of a study along functionally invariant paths "
-        "and against pruning baselines.", epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
-    add_arguments(p)
-    p.set_defaults(func=run)
 
 
 def config_section(study_dir: str) -> dict[str, Any]:
@@ -92,18 +86,17 @@ def settings_from(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from manifold_search.cli import UsageError
     from manifold_search.refine.study import refine_study
-    from manifold_search.runner import RunError
-    from manifold_search.study_config import ConfigError
-    from manifold_search.study_report import load_study, locate, report_dir
+    from manifold_search.study.locate import locate
+    from manifold_search.study.storage import StudyError, load_study
 
     try:
         settings = settings_from(args)
-        storage, name, output_dir, main = locate(args.study_dir, args.study, args.storage)
-        study = load_study(storage, name)
-        out = Path(args.out) if args.out else report_dir(Path(output_dir), name, main)
+        where = locate(args.study_dir, args.study, args.storage)
+        study = load_study(where.storage, where.name)
+        out = Path(args.out) if args.out else where.report_dir
         path = refine_study(study, out, settings, progress=not args.no_progress,
                             log=lambda m: print(m, flush=True))  # fmt: skip
-    except (ConfigError, RunError, ValueError, tomllib.TOMLDecodeError) as exc:
+    except (StudyError, ValueError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
     print(f"sparsify: {path}")
     return 0

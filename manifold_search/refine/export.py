@@ -54,7 +54,7 @@ class TrialModel:
 
 def study_space(study: optuna.Study) -> Any:
     """The search space a study was run with (from the runner's record on the study)."""
-    from manifold_search.study_config import build_space, space_section
+    from manifold_search.study.config import build_space, space_section
 
     run = read_attr(study.user_attrs, RUN)
     if not isinstance(run, dict) or "space" not in run:

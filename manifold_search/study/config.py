@@ -86,12 +86,33 @@ class SamplerSection:
 
 
 @dataclass(frozen=True)
+class PrunerSection:
+    """The ``[pruner]`` table: an Optuna pruner by name and its keyword arguments."""
+
+    name: str = "none"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> Any:
+        """The Optuna pruner (``none`` is ``NopPruner``: every trial trains its full budget)."""
+        import optuna
+
+        return getattr(optuna.pruners, PRUNERS[self.name])(**self.options)
+
+
+#: Pruner names of ``[pruner] name`` and ``--pruner``, and Optuna's class for each.
+PRUNERS = {"none": "NopPruner", "median": "MedianPruner",
+           "successive-halving": "SuccessiveHalvingPruner", "hyperband": "HyperbandPruner"}
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """A validated study config."""
 
     study: StudySection
     space: SpaceSection
     sampler: SamplerSection = field(default_factory=SamplerSection)
+    pruner: PrunerSection = field(default_factory=PrunerSection)
+    refine: Any = None  # RefineSettings of a [refine] table: sparsify the winners after the run
     path: str = "<config>"
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths start here
 
@@ -360,7 +381,32 @@ def build_section_sampler(section: SamplerSection, seed: int, path: str = "<conf
 
 # -- loading --------------------------------------------------------------------------
 
-_SECTIONS = ("study", "space", "sampler")
+_SECTIONS = ("study", "space", "sampler", "pruner", "refine")
+
+
+def pruner_section(table: Mapping[str, Any], path: str = "<config>") -> PrunerSection:
+    """Check ``[pruner]`` (or ``--pruner``): a known name, and options its class accepts."""
+    options = {k: v for k, v in table.items() if k != "name"}
+    name = str(table.get("name", "none")).lower()
+    if name not in PRUNERS:
+        raise ConfigError(f"{path}: [pruner] name {name!r}: unknown pruner; "
+                          f"{did_you_mean(name, list(PRUNERS))}choose one of {', '.join(PRUNERS)}")
+    section = PrunerSection(name, options)
+    try:
+        section.build()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: [pruner] {name} rejected its options {sorted(options)}: "
+                          f"{str(exc).splitlines()[0]}; fix or remove the key") from None
+    return section
+
+
+def _refine_section(table: Mapping[str, Any], path: str) -> Any:
+    from manifold_search.refine.settings import parse_refine
+
+    try:
+        return parse_refine(table)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {str(exc).splitlines()[0]}") from None
 
 
 def parse_config(data: Mapping[str, Any], path: str = "<config>",
@@ -381,6 +427,8 @@ def parse_config(data: Mapping[str, Any], path: str = "<config>",
         study=_study_section(data["study"], path),
         space=_space_section(data["space"], path, base_dir),
         sampler=_sampler_section(data.get("sampler", {}), path),
+        pruner=pruner_section(data.get("pruner", {}), path),
+        refine=_refine_section(data["refine"], path) if "refine" in data else None,
         path=path,
         base_dir=base_dir,
     )
@@ -403,7 +451,9 @@ def load_config(path: str | os.PathLike[str]) -> StudyConfig:
 
 
 __all__ = [
+    "PRUNERS",
     "ConfigError",
+    "PrunerSection",
     "SamplerSection",
     "SpaceSection",
     "StudyConfig",

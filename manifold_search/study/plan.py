@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +11,11 @@ from manifold_search.samplers import SamplerError, canonical_name, sampler_label
 from manifold_search.study.config import (
     MAX_TRIALS,
     ConfigError,
+    PrunerSection,
     SamplerSection,
     StudyConfig,
     build_section_sampler,
+    pruner_section,
     validate_storage_url,
 )
 from manifold_search.study.storage import RunError
@@ -30,6 +32,7 @@ class StudyPlan:
     seed: int
     n_trials: int
     workers: int = 1
+    pruner: PrunerSection = field(default_factory=PrunerSection)
 
     @property
     def output_dir(self) -> Path:
@@ -105,6 +108,7 @@ def make_plan(
     sampler: str | None = None,
     seed: int | None = None,
     workers: int = 1,
+    pruner: str | None = None,
 ) -> StudyPlan:
     """Apply command-line overrides to ``config``.
 
@@ -136,4 +140,15 @@ def make_plan(
         seed=config.study.seed if seed is None else seed,
         n_trials=config.study.n_trials if trials is None else trials,
         workers=workers,
+        pruner=_pruner(config, pruner),
     )
+
+
+def _pruner(config: StudyConfig, name: str | None) -> PrunerSection:
+    """``--pruner NAME`` (Optuna's defaults for its options) or the config's ``[pruner]``."""
+    if name is None:
+        return config.pruner
+    try:
+        return pruner_section({"name": name}, "--pruner")
+    except ConfigError as exc:
+        raise RunError(str(exc).replace("--pruner: [pruner] name", "--pruner")) from None

@@ -7,9 +7,9 @@ config's search space until the study holds ``n_trials`` finished trials
 (COMPLETE or PRUNED). Running it again resumes: finished trials are counted,
 never repeated. Trial loop, workers and stale trials: :mod:`.workers`.
 
-No pruner: every trial trains for the space's full budget, so that every trial
-leaves a trained network on the manifold (Optuna's default MedianPruner would
-stop a trial before its network is recorded).
+Pruning: ``[pruner]`` (or ``--pruner``) picks one of Optuna's pruners; by default
+none, so every trial trains its full budget. A pruned trial records the network it
+has when it is stopped, so it still takes its place on the manifold.
 
 Ctrl-C stops the study: the trial in progress is marked FAIL (its error reads
 "interrupted"), finished trials are already in the storage, and the same command
@@ -152,7 +152,7 @@ def open_study(plan: StudyPlan, storage: optuna.storages.BaseStorage | None = No
             study = optuna.create_study(
                 study_name=plan.study_name, storage=storage,
                 direction=plan.config.study.direction, load_if_exists=True,
-                pruner=optuna.pruners.NopPruner(),
+                pruner=plan.pruner.build(),
             )  # fmt: skip
     except ValueError as exc:  # e.g. the stored direction differs
         raise RunError(
@@ -166,6 +166,8 @@ def open_study(plan: StudyPlan, storage: optuna.storages.BaseStorage | None = No
             "restore [study] direction or give the study another name"
         )
     _check_resumable(study, plan)
+    if study.metric_names is None:  # optuna-dashboard shows it instead of "Objective 0"
+        study.set_metric_names([objective_label(plan.config.space.name)])
     return study
 
 

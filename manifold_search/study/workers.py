@@ -217,7 +217,7 @@ def _worker_main(plan: StudyPlan, worker: int, n_existing: int) -> None:
         space = build_space(plan.config.space, plan.config.path)
         sampler = build_section_sampler(plan.sampler, derived_seed(plan.seed, worker, n_existing))
         study = optuna.load_study(study_name=plan.study_name, storage=open_storage(plan.storage_url),
-                                  sampler=sampler, pruner=optuna.pruners.NopPruner())  # fmt: skip
+                                  sampler=sampler, pruner=plan.pruner.build())  # fmt: skip
         objective = TrialObjective(space, plan.output_dir / ERROR_LOG)
         status = trial_loop(study, objective, plan.n_trials)
     except KeyboardInterrupt:
