@@ -1,4 +1,4 @@
-"""Pruning with the manifold: a pruned trial leaves its network, the sampler places it."""
+"""Pruning and refining with the manifold: a pruned trial leaves its network; [refine] runs."""
 
 from __future__ import annotations
 
@@ -58,3 +58,37 @@ def test_pruner_errors_are_one_line(tmp_path, capsys):
                                                                   "n_warmup = 0"))
     assert main(["run", str(config), "--no-progress"]) == 2
     assert "[pruner] median rejected its options" in capsys.readouterr().err
+
+
+REFINE = """
+[study]
+name = "refined"
+n_trials = 4
+seed = 0
+output_dir = "{out}"
+
+[space]
+name = "digits"
+epochs = 2
+probe_size = 32
+
+[sampler]
+name = "manifold"
+n_startup_trials = 2
+
+[refine]
+top = 1
+sparsity = [0.5, 0.8]
+methods = ["fip", "magnitude"]
+steps = 60
+"""
+
+
+def test_run_with_a_refine_section_writes_the_sparsity_table(tmp_path, capsys):
+    config = tmp_path / "r.toml"
+    config.write_text(REFINE.format(out=tmp_path / "out"))
+    assert main(["run", str(config), "--no-progress"]) == 0, capsys.readouterr().err
+    assert "refine:" in capsys.readouterr().out
+    table = (tmp_path / "out" / "report" / "refine.md").read_text()
+    for needle in ("fip", "magnitude", "0.5", "0.8"):
+        assert needle in table, table

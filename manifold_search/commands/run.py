@@ -121,6 +121,9 @@ def _closing_lines(args: argparse.Namespace, plan: Any, outcome: Any) -> int:
         return 130
     if outcome.report is not None:
         print(f"report: {outcome.report}")
+    if outcome.refine is not None:
+        print(f"refine: {outcome.refine} (sparsified winners; export one with: manifold-search "
+              f"export {plan.output_dir})")
         print(f"interactive manifold: manifold-search explore {plan.output_dir}"
               + ("" if plan.is_main else f" --study {plan.study_name}"))
     if outcome.dead_workers:

@@ -75,6 +75,7 @@ class RunOutcome:
     study_seconds: float = float("nan")  # first trial start to last trial end, all runs
     best: FrozenTrial | None = None
     report: Path | None = None
+    refine: Path | None = None  # refine.md of the [refine] stage, when the config has one
     notes: list[str] = field(default_factory=list)
 
 
@@ -249,6 +250,11 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
 
         outcome.report = write_report(study, plan.output_dir, main=plan.is_main, log=log,
                                       storage_url=plan.storage_url)  # fmt: skip
+        if plan.config.refine is not None and plan.is_main:
+            from manifold_search.refine.study import refine_study
+
+            outcome.refine = refine_study(study, outcome.report.parent, plan.config.refine,
+                                          space=space, progress=progress, log=log)  # fmt: skip
     return outcome
 
 
