@@ -48,6 +48,7 @@ TEST_VALUE_ATTR = "test_value"
 PROBLEM_MODULES: list[str] = [
     "manifold_search.benchmark.tabular",
     "manifold_search.benchmark.mnist1d_table",
+    "manifold_search.benchmark.digits_table",
     "manifold_search.benchmark.live",
 ]
 
