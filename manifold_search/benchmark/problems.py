@@ -51,6 +51,7 @@ TEST_VALUE_ATTR = TEST_VALUE
 PROBLEM_MODULES: list[str] = [
     "manifold_search.benchmark.tabular",
     "manifold_search.benchmark.mnist1d_table",
+    "manifold_search.benchmark.digits_table",
     "manifold_search.benchmark.live",
 ]
 
