@@ -7,12 +7,13 @@ import numpy as np
 import optuna
 import pytest
 
+from manifold_search._attrs import RECORD
 from manifold_search.benchmark import get_problem
 from manifold_search.benchmark.digits_table import DigitsTable
 from manifold_search.benchmark.mnist1d_table import Mnist1DTable
 from manifold_search.benchmark.problems import TEST_VALUE_ATTR
 from manifold_search.benchmark.table_builder import TableSpec, build, reduce_pca, train_one
-from manifold_search.representations import RECORD_ATTR, load_representation
+from manifold_search.representations import load_representation
 from search_spaces.digits_grid import (
     DigitsGridSpace,
     all_params,
@@ -118,7 +119,7 @@ def test_digits_table_trial_records_the_stored_representation():
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=3))
     study.optimize(problem.objective(0), n_trials=3)
     for trial in study.trials:
-        row = trial.user_attrs[RECORD_ATTR]["table_row"]
+        row = trial.user_attrs[RECORD]["table_row"]
         assert trial.value == pytest.approx(problem.val_accuracy[row])
         assert trial.user_attrs[TEST_VALUE_ATTR] == pytest.approx(problem.test_accuracy[row])
         stored = load_representation(study, trial)
