@@ -154,30 +154,29 @@ def test_refine_section_errors_name_the_key_and_the_fix(section, message):
     assert parse_refine({"sparsity": 0.9, "methods": "fip"}).sparsity == (0.9,)
 
 
-def _command(module, argv):
-    from manifold_search.cli import ArgumentParser
+def _command(argv):
+    """A command through the real CLI parser, with its UsageError raised, not printed."""
+    from manifold_search.cli import build_parser
 
-    parser = ArgumentParser(prog="manifold-search")
-    module.add_parser(parser.add_subparsers(dest="command", parser_class=ArgumentParser))
+    parser, _ = build_parser(argv[0])
     args = parser.parse_args(argv)
     return args.func(args)
 
 
 def test_export_and_sparsify_commands(kept_run, tmp_path, capsys):
     from manifold_search.cli import UsageError
-    from manifold_search.commands import export, sparsify
 
     study, out = kept_run
-    assert _command(export, ["export", str(out)]) == 0
+    assert _command(["export", str(out)]) == 0
     folder = out / "export" / f"trial-{study.best_trial.number}"
     assert _val_accuracy(load_exported(folder)) == study.best_trial.value
     assert "load_exported" in capsys.readouterr().out
     argv = ["sparsify", str(out), "--top", "1", "--sparsity", "0.5,0.9", "--methods", "fip,magnitude",
             "--steps", "60", "--no-progress", "--out", str(tmp_path / "r")]
-    assert _command(sparsify, argv) == 0
+    assert _command(argv) == 0
     table = (tmp_path / "r" / "refine.md").read_text()
     assert table.count("| fip |") == 2 and table.count("| magnitude |") == 2
     with pytest.raises(UsageError, match="sparsity = \\[0.5, 1.5\\]"):
-        _command(sparsify, [*argv[:5], "0.5,1.5"])
+        _command([*argv[:5], "0.5,1.5"])
     with pytest.raises(UsageError, match="not a COMPLETE trial"):
-        _command(export, ["export", str(out), "--trial", "77"])
+        _command(["export", str(out), "--trial", "77"])
