@@ -21,6 +21,17 @@ from optuna.trial import FrozenTrial
 _SQLITE = "sqlite:///"
 
 
+def full_study(study: optuna.Study) -> optuna.Study:
+    """The whole study behind HyperbandPruner's per-bracket view (``_BracketStudy._study``).
+
+    Under Hyperband Optuna hands samplers a study that shows one bracket's trials and
+    refuses ``user_attrs``; the manifold wants every network and the study's attributes.
+    """
+    if type(study).__name__ == "_BracketStudy":
+        return object.__getattribute__(study, "_study")
+    return study
+
+
 def storage_of(study: optuna.Study) -> BaseStorage:
     """The storage object a study reads and writes (``Study._storage``)."""
     return study._storage

@@ -195,6 +195,7 @@ class ManifoldSampler(BaseSampler):
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:  # fmt: skip
+        study = _optuna_compat.full_study(study)  # all brackets' networks under Hyperband
         _require_single_objective(study)
         key = (study.study_name, trial.number)
         with self._lock:
@@ -209,6 +210,7 @@ class ManifoldSampler(BaseSampler):
         return self._random.sample_independent(study, trial, param_name, param_distribution)
 
     def after_trial(self, study, trial, state, values) -> None:
+        study = _optuna_compat.full_study(study)
         with self._lock:
             self._plans.pop((study.study_name, trial.number), None)
             if self.annotate and state == TrialState.COMPLETE and self.distance == "network":

@@ -55,3 +55,17 @@ def test_sqlite_storage_is_still_wrapped_the_way_unwrap_expects(tmp_path):
     storage = optuna.storages.get_storage(f"sqlite:///{tmp_path / 's.db'}")
     assert type(storage).__name__ == "_CachedStorage"
     assert isinstance(storage._backend, optuna.storages.RDBStorage)
+
+
+def test_full_study_behind_hyperband_brackets():
+    seen = []
+
+    class Spy(optuna.samplers.RandomSampler):
+        def sample_independent(self, study, trial, name, distribution):
+            seen.append((type(study).__name__, compat.full_study(study).user_attrs))
+            return super().sample_independent(study, trial, name, distribution)
+
+    study = optuna.create_study(sampler=Spy(seed=0), pruner=optuna.pruners.HyperbandPruner())
+    study.set_user_attr("k", 1)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    assert seen and all(kind == "_BracketStudy" and attrs == {"k": 1} for kind, attrs in seen)
