@@ -110,7 +110,7 @@ def measure(db: Path, sampler: str, proposals: int, seed: int) -> dict:
     from manifold_search.benchmark.timing import TimedSampler
 
     torch.set_num_threads(1)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # GPSampler warns per parameter
     table = Mnist1DTable.load()
     objective = table.objective(0)
     import_seconds = time.perf_counter() - t_import

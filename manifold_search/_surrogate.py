@@ -18,6 +18,8 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import nnls
 from scipy.special import ndtr
 
+from manifold_search._params import ParamEncoder
+
 LENGTH_SCALES = (0.15, 0.25, 0.4, 0.6, 1.0, 1.6, 2.5)
 NOISES = (1e-4, 1e-2, 0.05, 0.2)
 
@@ -109,7 +111,17 @@ class MetricGP:
 
     def _sq(self, a: np.ndarray, b: np.ndarray, chunk: int = 256) -> np.ndarray:
         """Weighted squared distances, ``len a x len b``, built in row blocks so the
-        ``(len a, len b, P)`` per-parameter differences never exist all at once."""
+        ``(len a, len b, P)`` per-parameter differences never exist all at once.
+
+        Above ``select_points`` rows, :meth:`ParamEncoder.deltas` is summed column by
+        column instead (:func:`_encoder_sq`, 2-D arrays only, about 3x faster); the
+        two differ only in rounding, and below the threshold the original route
+        keeps proposals bit for bit what they were.
+        """
+        encoder = getattr(self.deltas_fn, "__self__", None)
+        large = self.select_points is not None and max(len(a), len(b)) > self.select_points
+        if large and isinstance(encoder, ParamEncoder) and self.deltas_fn.__func__ is ParamEncoder.deltas:
+            return _encoder_sq(encoder, a, b, self.weights)
         out = np.empty((len(a), len(b)))
         for start in range(0, len(a), chunk):
             out[start : start + chunk] = (self.deltas_fn(a[start : start + chunk], b) ** 2) @ self.weights
@@ -172,6 +184,21 @@ class MetricGP:
         v = cho_solve(self.factor, cross.T)
         var = np.clip(1.0 - np.einsum("ij,ji->i", cross, v), 1e-12, None)
         return self.mean + self.std * mean, self.std * np.sqrt(var)
+
+
+def _encoder_sq(encoder: ParamEncoder, a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``(encoder.deltas(a, b) ** 2) @ weights`` one parameter at a time."""
+    out = np.zeros((len(a), len(b)))
+    structure = np.zeros((len(a), len(b)), dtype=bool)
+    for p, nominal in enumerate(encoder.nominal):
+        x, y = a[:, p, None], b[None, :, p]
+        missing_x, missing_y = np.isnan(x), np.isnan(y)
+        structure |= missing_x ^ missing_y
+        diff = (x != y).astype(float) if nominal else np.abs(x - y)
+        diff[missing_x | missing_y] = 0.0
+        out += weights[p] * diff * diff
+    out += weights[-1] * structure
+    return out
 
 
 def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:

@@ -272,14 +272,25 @@ def distances_to(operator: np.ndarray, operators: np.ndarray, chunk: int = 32) -
     return out
 
 
-def _gram(a: np.ndarray, b: np.ndarray, chunk: int) -> np.ndarray:
-    """``a @ b.T`` in float64 for float32 stacks, converted block by block."""
+def _gram(a: np.ndarray, b: np.ndarray, chunk: int, symmetric: bool = False) -> np.ndarray:
+    """``a @ b.T`` in float64 for float32 stacks, converted block by block.
+
+    ``a`` is converted in blocks of at most 64 MiB, ``b`` in blocks of ``chunk`` rows
+    inside that loop, so the temporary float64 copies stay bounded (converting all of
+    ``b`` at once took 512 MiB for 1,000 operators of 256 x 256). With ``symmetric``
+    (``a is b``) only the blocks on and above the diagonal are computed and mirrored.
+    """
     out = np.empty((len(a), len(b)), dtype=np.float64)
-    b_blocks = [(s, b[s : s + chunk].astype(np.float64)) for s in range(0, len(b), chunk)]
-    for si in range(0, len(a), chunk):
-        block = a[si : si + chunk].astype(np.float64)
-        for sj, other in b_blocks:
+    rows = max(chunk, (64 << 20) // max(1, 8 * a.shape[1]))
+    for si in range(0, len(a), rows):
+        block = a[si : si + rows].astype(np.float64)
+        for sj in range(si if symmetric else 0, len(b), chunk):
+            other = block[sj - si : sj - si + chunk] if symmetric and sj < si + len(block) else None
+            other = b[sj : sj + chunk].astype(np.float64) if other is None else other
             out[si : si + len(block), sj : sj + len(other)] = block @ other.T
+            if symmetric:
+                rows_i, cols_j = slice(si, si + len(block)), slice(sj, sj + len(other))
+                out[cols_j, rows_i] = out[rows_i, cols_j].T
     return out
 
 
@@ -312,7 +323,7 @@ def cross_network_distances(
             "record all networks on the same probe set"
         )
     d2 = _squared_norms(a, chunk)[:, None] + _squared_norms(b, chunk)[None, :]
-    d2 -= 2.0 * _gram(a, b, chunk)
+    d2 -= 2.0 * _gram(a, b, chunk, symmetric=operators_a is operators_b)
     np.maximum(d2, 0.0, out=d2)
     return np.sqrt(d2)
 

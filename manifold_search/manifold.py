@@ -165,7 +165,7 @@ class NetworkManifold(CacheMixin):
         capacity = len(self._operators)
         if total <= capacity and self._operators.shape[1] == n_entries:
             return
-        new_capacity = max(total, 2 * capacity, 8)
+        new_capacity = max(total + total // 4, 2 * capacity, 8)  # room to grow without a copy
         operators = np.zeros((new_capacity, n_entries), dtype=np.float32)
         distances = np.zeros((new_capacity, new_capacity), dtype=np.float64)
         k = len(self._keys)

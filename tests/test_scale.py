@@ -73,7 +73,7 @@ def test_grown_study_adds_only_new_networks_and_features_reread_records(tmp_path
 def test_a_replaced_record_does_not_use_the_stale_cache(tmp_path) -> None:
     study = sqlite_study(tmp_path, 5)
     NetworkManifold.from_study(study)
-    for path in cache_dir(tmp_path).rglob("d-*.npz"):  # as if every record had been re-made
+    for path in cache_dir(tmp_path).rglob("d-*.npy"):  # as if every record had been re-made
         os.rename(path, path.with_name(path.name.replace("-", "-9", 1)))
     manifold = NetworkManifold.from_study(study)
     assert manifold.n_distance_computations == 10
@@ -152,3 +152,21 @@ def test_manifold_extends_its_layout_between_refits(monkeypatch) -> None:
     for key in range(9, 12):
         manifold.add(key, representation(key), LABELS)
     assert not np.array_equal(manifold.embed(seed=0)[:8], first)  # refitted at 12 >= 1.5 x 8
+
+
+def test_large_gp_distances_match_the_per_parameter_route() -> None:
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    from manifold_search._surrogate import _encoder_sq
+
+    enc = ParamEncoder({"f": CategoricalDistribution(["a", "b"]), "x": FloatDistribution(0, 1),
+                        "n": IntDistribution(1, 5), "g": CategoricalDistribution([1, 2, 4])})  # fmt: skip
+    rng = np.random.default_rng(1)
+    configs = [{"f": "ab"[i % 2], "x": rng.uniform(), "g": (1, 2, 4)[i % 3],
+                **({"n": int(rng.integers(1, 6))} if i % 2 else {})} for i in range(60)]  # fmt: skip
+    x = enc.encode(configs)
+    w = rng.uniform(size=len(enc.columns))
+    np.testing.assert_allclose(_encoder_sq(enc, x, x[:7], w), (enc.deltas(x, x[:7]) ** 2) @ w,
+                               rtol=1e-12, atol=1e-14)  # fmt: skip
+    gp = MetricGP(w, enc.deltas, select_points=20)  # 60 > 20: the per-parameter route
+    np.testing.assert_allclose(gp._sq(x, x), (enc.deltas(x, x) ** 2) @ w, rtol=1e-12, atol=1e-14)
