@@ -118,8 +118,9 @@ class NetworkManifold(CacheMixin):
     def operator(self, key: Hashable) -> np.ndarray:
         """The cached ``n x n`` diffusion operator (float32, read-only) of one network."""
         n = self.n_points or 0
-        self._load_operators()
-        view = self._operators[self._row(key)].reshape(n, n)
+        with self._lock:
+            self._load_operators()
+            view = self._operators[self._row(key)].reshape(n, n)
         view.flags.writeable = False
         return view
 
