@@ -129,12 +129,14 @@ def measure(db: Path, sampler: str, proposals: int, seed: int) -> dict:
     start = time.perf_counter()
     study = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{db}", sampler=timed)
     n_before = len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
+    load_seconds = time.perf_counter() - start  # Optuna's own part: every sampler pays it
     study.optimize(objective, n_trials=proposals)
     per_trial = [timed.seconds[t.number] for t in study.trials[n_before:]]
     return {
         "sampler": sampler,
         "n": n_before,
         "restart_s": timed.first_at - start,
+        "load_s": load_seconds,
         "import_s": import_seconds,
         "first_trial_s": per_trial[0],
         "per_proposal_s": per_trial[1:],

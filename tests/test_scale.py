@@ -167,6 +167,6 @@ def test_large_gp_distances_match_the_per_parameter_route() -> None:
     x = enc.encode(configs)
     w = rng.uniform(size=len(enc.columns))
     np.testing.assert_allclose(_encoder_sq(enc, x, x[:7], w), (enc.deltas(x, x[:7]) ** 2) @ w,
-                               rtol=1e-12, atol=1e-14)  # fmt: skip
+                               rtol=1e-9, atol=1e-12)  # fmt: skip
     gp = MetricGP(w, enc.deltas, select_points=20)  # 60 > 20: the per-parameter route
-    np.testing.assert_allclose(gp._sq(x, x), (enc.deltas(x, x) ** 2) @ w, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(gp._sq(x, x), (enc.deltas(x, x) ** 2) @ w, rtol=1e-9, atol=1e-12)
