@@ -287,6 +287,43 @@ class CacheMixin:
             cache.save_labels(self.labels)
 
 
+    # -- the last PHATE fit, so a restart does not refit a thousand networks to annotate one
+    def _fit_path(self, fit_key: tuple) -> Path | None:
+        if self._cache is None:
+            return None
+        tag = hashlib.sha1(repr(fit_key).encode()).hexdigest()[:12]
+        return self._cache.directory / f"embed-{tag}.npy"
+
+    def _save_fit(self, fit_key: tuple, coords: np.ndarray) -> None:
+        """Store a full fit: rows trial numbers, record ids, then each coordinate's bits."""
+        path = self._fit_path(fit_key)
+        if path is None or not all(k in self._record_ids for k in self._keys):
+            return
+        trials = np.array(self._keys, dtype=np.int64)
+        ids = np.array([self._record_ids[k] for k in self._keys], dtype=np.int64)
+        bits = np.ascontiguousarray(coords.T, dtype=np.float64).view(np.int64)
+        table = np.vstack([trials, ids, bits])
+        self._cache._write(path, lambda f: np.save(f, table))
+
+    def _load_fit(self, fit_key: tuple) -> tuple[list, np.ndarray, int] | None:
+        """The cached fit if every network in it is held with the same record."""
+        path = self._fit_path(fit_key)
+        if path is None or not path.exists():
+            return None
+        try:
+            table = np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        if table.dtype != np.int64 or table.ndim != 2 or len(table) < 3:
+            return None
+        keys = [int(t) for t in table[0]]
+        if any(k not in self._index or self._record_ids.get(k) != rid
+               for k, rid in zip(keys, table[1].tolist(), strict=True)):  # fmt: skip
+            return None
+        coords = np.ascontiguousarray(table[2:]).view(np.float64).T.copy()
+        return keys, coords, len(keys)
+
+
 def _source(manifold: Any, study: Any, trial: Any, artifact_store: Any | None):
     """A function that re-reads one trial's representation from the artifact store."""
 

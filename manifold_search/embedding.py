@@ -174,14 +174,22 @@ def extend_embedding(coords: np.ndarray, distances: np.ndarray, knn: int = DEFAU
     m, k = len(coords), len(distances)
     out = np.zeros((k, coords.shape[1]))
     out[:m] = coords
-    if k == m or m == 0:
-        return out
-    near = np.asarray(distances, dtype=np.float64)[m:, :m]
-    q = int(min(max(knn, 1), m))
+    if k > m and m > 0:
+        out[m:] = place_among(coords, np.asarray(distances, dtype=np.float64)[m:, :m], knn)
+    return out
+
+
+def place_among(coords: np.ndarray, near: np.ndarray, knn: int = DEFAULT_KNN) -> np.ndarray:
+    """Coordinates of new networks from their distances ``near`` (new x fitted) to the
+    fitted ones at ``coords``: see :func:`extend_embedding`."""
+    coords = np.asarray(coords, dtype=np.float64)
+    near = np.asarray(near, dtype=np.float64)
+    if len(near) == 0 or len(coords) == 0:
+        return np.zeros((len(near), coords.shape[1]))
+    q = int(min(max(knn, 1), len(coords)))
     nearest = np.argpartition(near, q - 1, axis=1)[:, :q]
     d = np.take_along_axis(near, nearest, axis=1)
     scale = np.maximum(d.max(axis=1, keepdims=True), 1e-300)
     weights = 1.0 / ((d / scale) ** 2 + 1e-12)
     weights /= weights.sum(axis=1, keepdims=True)
-    out[m:] = np.einsum("ij,ijc->ic", weights, coords[nearest])
-    return out
+    return np.einsum("ij,ijc->ic", weights, coords[nearest])

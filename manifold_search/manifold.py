@@ -34,7 +34,7 @@ import numpy as np
 import optuna
 
 from manifold_search._manifold_cache import CacheMixin
-from manifold_search.embedding import extend_embedding, needs_refit, phate_embedding
+from manifold_search.embedding import needs_refit, phate_embedding, place_among
 from manifold_search.features import DEFAULT_TDA_POINTS, diagram_distance, network_features
 from manifold_search.geometry import (
     DEFAULT_KNN,
@@ -363,20 +363,29 @@ class NetworkManifold(CacheMixin):
         """
         with self._lock:
             fit_key = (seed, n_components, knn, t)
-            fitted = self._fits.get(fit_key)
-            if fitted is not None and len(fitted[0]) == len(self._keys):
-                return fitted[1].copy()
-            n_fit = len(self._keys)
-            if fitted is None or needs_refit(fitted[2], len(self._keys)):
+            fitted = self._fits.get(fit_key) or self._load_fit(fit_key)
+            same = fitted is not None and len(fitted[0]) == len(self._keys)  # the same networks
+            if not same and (fitted is None or needs_refit(fitted[2], len(self._keys))):
                 order = self._canonical_order()
                 d = self.distances()[np.ix_(order, order)]
                 coords = phate_embedding(d, n_components=n_components, seed=seed, knn=knn, t=t)
                 out = np.empty_like(coords)
                 out[order] = coords
-            else:  # placed among the fitted layout; the last fit's size stays the reference
-                out, n_fit = extend_embedding(fitted[1], self.distances()), fitted[2]
-            self._fits[fit_key] = (list(self._keys), out, n_fit)
-            return out.copy()
+                fitted = (list(self._keys), out, len(self._keys))
+                self._save_fit(fit_key, out)
+            elif fitted[0] != self._keys:  # the new ones placed among the fitted layout
+                fitted = (list(self._keys), self._extend_fit(fitted[0], fitted[1]), fitted[2])
+            self._fits[fit_key] = fitted
+            return fitted[1].copy()
+
+    def _extend_fit(self, keys: list[Hashable], coords: np.ndarray) -> np.ndarray:
+        """Coordinates of every row: the fitted ``keys`` keep theirs, the others are placed."""
+        rows = np.array([self._index[k] for k in keys], dtype=int)
+        others = np.setdiff1d(np.arange(len(self._keys)), rows)
+        out = np.empty((len(self._keys), coords.shape[1]))
+        out[rows] = coords
+        out[others] = place_among(coords, self._distances[np.ix_(others, rows)])
+        return out
 
     def _canonical_order(self) -> np.ndarray:
         """Row indices sorted by key (insertion order if keys do not sort)."""

@@ -170,3 +170,19 @@ def test_large_gp_distances_match_the_per_parameter_route() -> None:
                                rtol=1e-9, atol=1e-12)  # fmt: skip
     gp = MetricGP(w, enc.deltas, select_points=20)  # 60 > 20: the per-parameter route
     np.testing.assert_allclose(gp._sq(x, x), (enc.deltas(x, x) ** 2) @ w, rtol=1e-9, atol=1e-12)
+
+
+def test_restart_reuses_the_cached_layout_without_refitting(tmp_path, monkeypatch) -> None:
+    study = sqlite_study(tmp_path, 8)
+    first = NetworkManifold.from_study(study)
+    layout = dict(zip(first.keys, first.embed(seed=0), strict=True))
+    monkeypatch.setattr(manifold_module, "phate_embedding", lambda *a, **k: pytest.fail("refit"))
+    again = NetworkManifold.from_study(study)
+    for key, coords in zip(again.keys, again.embed(seed=0), strict=True):
+        np.testing.assert_array_equal(coords, layout[key])
+    sqlite_study(tmp_path, 1)  # one more network: placed among the cached layout
+    monkeypatch.setattr(manifold_module, "needs_refit", lambda fitted, now: False)
+    grown = NetworkManifold.from_study(study)
+    coords = dict(zip(grown.keys, grown.embed(seed=0), strict=True))
+    assert len(coords) == 9 and np.all(np.isfinite(coords[8]))
+    np.testing.assert_array_equal(coords[3], layout[3])
