@@ -306,7 +306,7 @@ class CacheMixin:
         self._cache._write(path, lambda f: np.save(f, table))
 
     def _load_fit(self, fit_key: tuple) -> tuple[list, np.ndarray, int] | None:
-        """The cached fit if every network in it is held with the same record."""
+        """The cached fit, restricted to the networks held with the same record."""
         path = self._fit_path(fit_key)
         if path is None or not path.exists():
             return None
@@ -316,12 +316,14 @@ class CacheMixin:
             return None
         if table.dtype != np.int64 or table.ndim != 2 or len(table) < 3:
             return None
-        keys = [int(t) for t in table[0]]
-        if any(k not in self._index or self._record_ids.get(k) != rid
-               for k, rid in zip(keys, table[1].tolist(), strict=True)):  # fmt: skip
+        # networks of the fit that are no longer held (a dropped record, another
+        # worker's fit) are left out; the fit is used while it covers most networks
+        keep = [i for i, (k, rid) in enumerate(zip(table[0].tolist(), table[1].tolist(), strict=True))
+                if k in self._index and self._record_ids.get(k) == rid]  # fmt: skip
+        if len(keep) < max(3, len(self._keys) // 2):
             return None
-        coords = np.ascontiguousarray(table[2:]).view(np.float64).T.copy()
-        return keys, coords, len(keys)
+        coords = np.ascontiguousarray(table[2:]).view(np.float64).T[keep].copy()
+        return [int(table[0, i]) for i in keep], coords, len(keep)
 
 
 def _source(manifold: Any, study: Any, trial: Any, artifact_store: Any | None):

@@ -186,3 +186,10 @@ def test_restart_reuses_the_cached_layout_without_refitting(tmp_path, monkeypatc
     coords = dict(zip(grown.keys, grown.embed(seed=0), strict=True))
     assert len(coords) == 9 and np.all(np.isfinite(coords[8]))
     np.testing.assert_array_equal(coords[3], layout[3])
+    # a fit that names a network no longer held still places the others
+    fresh = NetworkManifold(cache=None)
+    fresh.update_from_study(study)
+    fresh._cache, fresh._record_ids = grown._cache, dict(grown._record_ids)
+    del fresh._record_ids[5]
+    kept = fresh._load_fit((0, 2, None, None))
+    assert kept is not None and 5 not in kept[0] and len(kept[0]) == 7
