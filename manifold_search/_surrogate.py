@@ -114,14 +114,14 @@ class MetricGP:
         ``(len a, len b, P)`` per-parameter differences never exist all at once.
 
         Above ``select_points`` rows, :meth:`ParamEncoder.deltas` is summed column by
-        column instead (:func:`_encoder_sq`, two matrix products, about 7x faster); the
+        column instead (:func:`squared_param_distances`, two matrix products, about 7x faster); the
         two differ only in rounding, and below the threshold the original route
         keeps proposals bit for bit what they were.
         """
         encoder = getattr(self.deltas_fn, "__self__", None)
         large = self.select_points is not None and max(len(a), len(b)) > self.select_points
         if large and isinstance(encoder, ParamEncoder) and self.deltas_fn.__func__ is ParamEncoder.deltas:
-            return _encoder_sq(encoder, a, b, self.weights)
+            return squared_param_distances(encoder, a, b, self.weights)
         out = np.empty((len(a), len(b)))
         for start in range(0, len(a), chunk):
             out[start : start + chunk] = (self.deltas_fn(a[start : start + chunk], b) ** 2) @ self.weights
@@ -186,7 +186,7 @@ class MetricGP:
         return self.mean + self.std * mean, self.std * np.sqrt(var)
 
 
-def _encoder_sq(encoder: ParamEncoder, a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def squared_param_distances(encoder: ParamEncoder, a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``(encoder.deltas(a, b) ** 2) @ weights`` as two matrix products.
 
     Per parameter, with ``p`` the presence masks: an ordinal column adds

@@ -157,7 +157,7 @@ def test_manifold_extends_its_layout_between_refits(monkeypatch) -> None:
 def test_large_gp_distances_match_the_per_parameter_route() -> None:
     from optuna.distributions import CategoricalDistribution, IntDistribution
 
-    from manifold_search._surrogate import _encoder_sq
+    from manifold_search._surrogate import squared_param_distances
 
     enc = ParamEncoder({"f": CategoricalDistribution(["a", "b"]), "x": FloatDistribution(0, 1),
                         "n": IntDistribution(1, 5), "g": CategoricalDistribution([1, 2, 4])})  # fmt: skip
@@ -166,7 +166,7 @@ def test_large_gp_distances_match_the_per_parameter_route() -> None:
                 **({"n": int(rng.integers(1, 6))} if i % 2 else {})} for i in range(60)]  # fmt: skip
     x = enc.encode(configs)
     w = rng.uniform(size=len(enc.columns))
-    np.testing.assert_allclose(_encoder_sq(enc, x, x[:7], w), (enc.deltas(x, x[:7]) ** 2) @ w,
+    np.testing.assert_allclose(squared_param_distances(enc, x, x[:7], w), (enc.deltas(x, x[:7]) ** 2) @ w,
                                rtol=1e-9, atol=1e-12)  # fmt: skip
     gp = MetricGP(w, enc.deltas, select_points=20)  # 60 > 20: the per-parameter route
     np.testing.assert_allclose(gp._sq(x, x), (enc.deltas(x, x) ** 2) @ w, rtol=1e-9, atol=1e-12)
