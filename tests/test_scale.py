@@ -12,6 +12,7 @@ import pytest
 from optuna.distributions import FloatDistribution
 
 import manifold_search.manifold as manifold_module
+import manifold_search.records as records_module
 from manifold_search._params import ParamEncoder
 from manifold_search._surrogate import MetricGP, stratified_subset
 from manifold_search.embedding import extend_embedding, needs_refit
@@ -48,7 +49,7 @@ def test_restart_reads_distances_from_the_cache_not_the_records(tmp_path, monkey
     first = NetworkManifold.from_study(study)
     assert first.n_distance_computations == 45 and cache_dir(tmp_path).is_dir()
     # a restarted process: no record is read, no distance computed, same matrix
-    monkeypatch.setattr(manifold_module, "load_network", lambda *a, **k: pytest.fail("read a record"))
+    monkeypatch.setattr(records_module, "load_network", lambda *a, **k: pytest.fail("read a record"))
     again = NetworkManifold.from_study(optuna.load_study(study_name="s", storage=study._storage))
     assert again.keys == first.keys and again.n_distance_computations == 0
     np.testing.assert_array_equal(again.distances(), first.distances())
