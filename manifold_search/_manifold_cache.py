@@ -133,21 +133,47 @@ class ManifoldCache:
             self._write(self.directory / "labels.npy", lambda f: np.save(f, np.asarray(labels)))
 
 
-def _reference_ids(study: Any, trials: list, layer: str) -> dict[int, int]:
-    """``{trial number: record id}`` of the trials that recorded ``layer`` (records
-    dropped with ``manifold-search check --drop`` left out, as every reader does)."""
+def _reference_ids(study: Any, trials: list, layer: str, folder: Path | None,
+                   skip: Any = ()) -> dict[int, int]:  # fmt: skip
+    """``{trial number: record id}`` of the trials that recorded ``layer``, except ``skip``.
+
+    Records dropped with ``manifold-search check --drop`` are left out, as every reader
+    does. In a folder store the id also hashes the record file's size and modification
+    time, so a record truncated, replaced, restored or deleted after it was cached is
+    not taken from the cache: it goes through the normal reading (and its warning).
+    """
     from manifold_search.records import dropped_records
     from manifold_search.representations import network_reference
 
     dropped = dropped_records(study)
     out = {}
     for trial in trials:
-        if trial.number in dropped:
+        if trial.number in dropped or trial.number in skip:
             continue
         reference = network_reference(trial)
         if reference and "artifact_id" in reference and layer in reference.get("layers", {layer: 0}):
-            out[trial.number] = record_id(str(reference["artifact_id"]))
+            identity = str(reference["artifact_id"])
+            if folder is not None:
+                try:
+                    stat = os.stat(folder / identity)
+                except OSError:
+                    continue
+                identity = f"{identity}:{stat.st_size}:{stat.st_mtime_ns}"
+            out[trial.number] = record_id(identity)
     return out
+
+
+def _record_folder(study: Any, artifact_store: Any | None) -> Path | None:
+    """The folder of a FileSystemArtifactStore (given or the default), else None."""
+    from optuna.artifacts import FileSystemArtifactStore
+
+    from manifold_search.representations import default_artifact_store
+
+    try:
+        store = artifact_store if artifact_store is not None else default_artifact_store(study)
+    except ValueError:
+        return None
+    return Path(store._base_path) if isinstance(store, FileSystemArtifactStore) else None
 
 
 class CacheMixin:
@@ -165,6 +191,7 @@ class CacheMixin:
         self._cache_setting = cache
         self._cache: ManifoldCache | None = None
         self._cache_opened = False
+        self._records_in: Path | None = None  # folder of a file artifact store
         self._record_ids: dict[int, int] = {}  # trial number -> record id, cached networks
         self._unloaded: dict[int, int] = {}  # row -> trial number, operator not in memory
 
@@ -176,6 +203,7 @@ class CacheMixin:
             if folder:
                 tag = f"{self.layer}-{self.bandwidth}-{self.knn}".replace(os.sep, "_")
                 self._cache = ManifoldCache(Path(folder) / tag)
+                self._records_in = _record_folder(study, artifact_store)
         return self._cache
 
     def _load_operators(self) -> None:
@@ -185,22 +213,23 @@ class CacheMixin:
                 self._operators[row] = self._cache.load_operator(trial, self._record_ids[trial])
             self._unloaded.clear()
 
-    def _cache_adopt(self, study: Any, trials: list, artifact_store: Any | None) -> None:
+    def _cache_adopt(self, study: Any, trials: list, artifact_store: Any | None) -> list[int]:
+        """Add the cached networks not held yet; return their trial numbers."""
         with self._lock:
-            self._adopt(study, trials, artifact_store)
+            return self._adopt(study, trials, artifact_store)
 
-    def _adopt(self, study: Any, trials: list, artifact_store: Any | None) -> None:
+    def _adopt(self, study: Any, trials: list, artifact_store: Any | None) -> list[int]:
         cache = self._open_cache(study, artifact_store)
         if cache is None:
-            return
-        ids = _reference_ids(study, trials, self.layer)
+            return []
+        ids = _reference_ids(study, trials, self.layer, self._records_in, self._index)
         by_number = {trial.number: trial for trial in trials}
         new = [t for t, rid in ids.items() if t not in self._index and cache.has(t, rid)]
         rows = [cache.load_row(t, ids[t]) for t in new]
         new = [t for t, row in zip(new, rows, strict=True) if row is not None]
         rows = [row for row in rows if row is not None]
         if not new:
-            return
+            return []
         if self.n_points is None:
             self.n_points = int(round(np.sqrt(np.load(
                 cache._operator_path(new[0], ids[new[0]]), mmap_mode="r").size)))  # fmt: skip
@@ -212,7 +241,9 @@ class CacheMixin:
             self._index[t], self._record_ids[t], self._unloaded[k + i] = k + i, ids[t], t
             self._keys.append(t)
             self._sources[t] = _source(self, study, by_number[t], artifact_store)
+            getattr(self, "skipped", {}).pop(t, None)  # readable again (same file as cached)
         self._fill_rows(k, new, rows)
+        return new
 
     def _fill_rows(self, k: int, new: list[int], rows: list) -> None:
         """Distances of adopted rows ``k:`` from their row files; missing pairs computed."""
@@ -277,7 +308,7 @@ class CacheMixin:
         cache = self._open_cache(study, artifact_store)
         if cache is None:
             return
-        ids = _reference_ids(study, trials, self.layer)
+        ids = _reference_ids(study, trials, self.layer, self._records_in, self._record_ids)
         todo = [key for key in self._keys if key in ids and key not in self._record_ids]
         for key in todo:
             self._record_ids[key] = ids[key]

@@ -427,11 +427,11 @@ class NetworkManifold(CacheMixin):
         """
         trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
                                                            optuna.trial.TrialState.PRUNED))
-        self._cache_adopt(study, trials, artifact_store)  # cached networks: no record read
+        adopted = self._cache_adopt(study, trials, artifact_store)  # no record read for these
         items, labels = self._read(study, trials, artifact_store)
         added = self.add_many(items, labels=labels)
         self._cache_sync(study, trials, artifact_store, added)  # cache new ones, free reps
-        return added
+        return adopted + added
 
     def add_trial(
         self, study: optuna.Study, trial: optuna.trial.FrozenTrial, artifact_store: Any | None = None
