@@ -139,3 +139,57 @@ def align_to(coords: np.ndarray, reference: np.ndarray) -> np.ndarray:
     u, _, vt = np.linalg.svd((a - mu_a).T @ (reference - mu_b))
     rotation = u @ vt
     return (coords - mu_a) @ rotation + mu_b
+
+
+#: Up to this many networks every change refits PHATE (about 0.1 s at 200 networks).
+EXACT_BELOW = 300
+#: Above :data:`EXACT_BELOW`, refit once the manifold has grown by this fraction.
+REFIT_GROWTH = 0.1
+
+
+def needs_refit(n_fitted: int, n_now: int) -> bool:
+    """Whether a layout fitted on ``n_fitted`` networks must be refitted for ``n_now``.
+
+    Always at or below :data:`EXACT_BELOW` networks (the layout is then exactly
+    PHATE's); above, once ``n_now >= (1 + REFIT_GROWTH) * n_fitted``. PHATE's MDS
+    is quadratic or worse in the networks (seconds at 1,000) and one network more
+    barely moves a layout of hundreds, so refitting on every trial spent most of a
+    large study's after-trial time on a picture; growing by a tenth between fits
+    keeps the amortised cost per trial near constant.
+    """
+    grown = n_now - n_fitted
+    return n_now <= EXACT_BELOW or grown < 0 or grown >= REFIT_GROWTH * n_fitted - 1e-9
+
+
+def extend_embedding(coords: np.ndarray, distances: np.ndarray, knn: int = DEFAULT_KNN) -> np.ndarray:
+    """Place networks added after a fit without refitting (rows ``len(coords):``).
+
+    ``coords`` are the fitted coordinates of the first ``len(coords)`` rows of the
+    ``k x k`` network ``distances``. Each new network goes to the weighted mean of
+    its ``knn`` nearest fitted networks weighted by inverse squared distance (Shepard
+    interpolation): a network that duplicates a fitted one lands on top of it, one
+    between two lands between them. The fitted rows keep their coordinates.
+    """
+    coords = np.asarray(coords, dtype=np.float64)
+    m, k = len(coords), len(distances)
+    out = np.zeros((k, coords.shape[1]))
+    out[:m] = coords
+    if k > m and m > 0:
+        out[m:] = place_among(coords, np.asarray(distances, dtype=np.float64)[m:, :m], knn)
+    return out
+
+
+def place_among(coords: np.ndarray, near: np.ndarray, knn: int = DEFAULT_KNN) -> np.ndarray:
+    """Coordinates of new networks from their distances ``near`` (new x fitted) to the
+    fitted ones at ``coords``: see :func:`extend_embedding`."""
+    coords = np.asarray(coords, dtype=np.float64)
+    near = np.asarray(near, dtype=np.float64)
+    if len(near) == 0 or len(coords) == 0:
+        return np.zeros((len(near), coords.shape[1]))
+    q = int(min(max(knn, 1), len(coords)))
+    nearest = np.argpartition(near, q - 1, axis=1)[:, :q]
+    d = np.take_along_axis(near, nearest, axis=1)
+    scale = np.maximum(d.max(axis=1, keepdims=True), 1e-300)
+    weights = 1.0 / ((d / scale) ** 2 + 1e-12)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return np.einsum("ij,ijc->ic", weights, coords[nearest])

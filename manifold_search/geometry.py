@@ -104,13 +104,16 @@ def as_representation(representation: np.ndarray, name: str = "representation") 
     return array
 
 
-def squared_distances(representation: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances between the rows of ``representation`` (n x n, float64).
+#: Magnitudes outside this range are rescaled before squaring (their squares would
+#: overflow to inf or underflow to 0); inside it the arithmetic is the plain one.
+_SAFE_RANGE = (1e-100, 1e100)
 
-    Uses ``|x|^2 + |y|^2 - 2<x, y>`` (one matrix product) on rows centred first, which
-    keeps the cancellation error small; negatives from rounding are clipped to zero.
-    """
-    x = as_representation(representation)
+
+def _outside_safe_range(value: float) -> bool:
+    return value != 0.0 and not (_SAFE_RANGE[0] <= value <= _SAFE_RANGE[1])
+
+
+def _squared(x: np.ndarray) -> np.ndarray:
     x = x - x.mean(axis=0)
     norms = np.einsum("ij,ij->i", x, x)
     d2 = norms[:, None] + norms[None, :] - 2.0 * (x @ x.T)
@@ -119,9 +122,47 @@ def squared_distances(representation: np.ndarray) -> np.ndarray:
     return d2
 
 
+def _scale_of(x: np.ndarray) -> float:
+    """1.0, or the largest magnitude of ``x`` when squaring it would overflow or underflow."""
+    top = float(np.max(np.abs(x)))
+    return top if _outside_safe_range(top) else 1.0
+
+
+def squared_distances(representation: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between the rows of ``representation`` (n x n, float64).
+
+    Uses ``|x|^2 + |y|^2 - 2<x, y>`` (one matrix product) on rows centred first, which
+    keeps the cancellation error small; negatives from rounding are clipped to zero.
+    Values beyond 1e100 in magnitude are rescaled first, so the result overflows only
+    when the squared distances themselves exceed float64 (use
+    :func:`pairwise_distances` for those).
+    """
+    x = as_representation(representation)
+    scale = _scale_of(x)
+    if scale == 1.0:
+        return _squared(x)
+    with np.errstate(over="ignore"):  # documented: beyond float64 the square is inf
+        return _squared(x / scale) * (scale * scale)
+
+
 def pairwise_distances(representation: np.ndarray) -> np.ndarray:
-    """Euclidean distances between the rows of ``representation`` (n x n, float64)."""
-    return np.sqrt(squared_distances(representation))
+    """Euclidean distances between the rows of ``representation`` (n x n, float64).
+
+    Finite for every finite input whose distances fit in float64 (rows within about
+    1e308 of each other); beyond that a one-line ``ValueError``.
+    """
+    x = as_representation(representation)
+    scale = _scale_of(x)
+    if scale == 1.0:
+        return np.sqrt(_squared(x))
+    with np.errstate(over="ignore"):  # checked just below
+        d = np.sqrt(_squared(x / scale)) * scale
+    if not np.all(np.isfinite(d)):
+        raise ValueError(
+            f"representation values up to {scale:.3g} in magnitude put probe points "
+            "further apart than float64 can hold; the network diverged, skip it"
+        )
+    return d
 
 
 def median_distance(distances: np.ndarray) -> float:
@@ -132,6 +173,13 @@ def median_distance(distances: np.ndarray) -> float:
     upper = distances[np.triu_indices(len(distances), k=1)]
     upper = upper[upper > 0]
     return float(np.median(upper)) if upper.size else 0.0
+
+
+def _ratio_kernel(d: np.ndarray, sigma_a: Any, sigma_b: Any) -> np.ndarray:
+    """``exp(-d^2 / (2 sigma_a sigma_b))`` dividing before multiplying: no overflow to NaN
+    (a ratio beyond float64 is inf and its kernel value exactly 0)."""
+    with np.errstate(over="ignore"):
+        return np.exp(-0.5 * (d / sigma_a) * (d / sigma_b))
 
 
 def affinity(
@@ -153,12 +201,16 @@ def affinity(
     A representation whose points all coincide gets ``W = 1`` everywhere (a uniform walk).
     """
     d = np.asarray(distances, dtype=np.float64)
-    d2 = d * d
+    # extreme magnitudes (d or sigma beyond 1e100 or below 1e-100): divide before squaring
+    extreme = d.size > 0 and _outside_safe_range(float(d.max()))
+    d2 = None if extreme else d * d
     if isinstance(bandwidth, str):
         if bandwidth == "median":
             sigma = median_distance(d)
             if sigma == 0.0:
                 return np.ones_like(d)
+            if extreme or _outside_safe_range(sigma):
+                return _ratio_kernel(d, sigma, sigma)
             return np.exp(d2 / (-2.0 * sigma * sigma))
         if bandwidth == "knn":
             n = len(d)
@@ -169,6 +221,9 @@ def affinity(
                 return np.ones_like(d)
             # a point with k duplicates borrows the smallest positive scale
             sigmas = np.where(sigmas > 0, sigmas, positive.min())
+            if extreme or _outside_safe_range(float(sigmas.max())) or _outside_safe_range(
+                    float(sigmas.min())):  # fmt: skip
+                return _ratio_kernel(d, sigmas[:, None], sigmas[None, :])
             return np.exp(d2 / (-2.0 * np.outer(sigmas, sigmas)))
         if bandwidth == "fixed":
             bandwidth = FIXED_SIGMA
@@ -178,8 +233,10 @@ def affinity(
                 "or a positive number"
             )
     sigma = float(bandwidth)
-    if not sigma > 0:
-        raise ValueError(f"bandwidth must be positive, got {bandwidth!r}")
+    if not (sigma > 0 and np.isfinite(sigma)):
+        raise ValueError(f"bandwidth must be a positive finite number, got {bandwidth!r}")
+    if extreme or _outside_safe_range(sigma):
+        return _ratio_kernel(d, sigma, sigma)
     return np.exp(d2 / (-2.0 * sigma * sigma))
 
 
@@ -209,19 +266,6 @@ def operator_from_distances(
     w = affinity(distances, bandwidth=bandwidth, knn=knn)
     w /= w.sum(axis=1, keepdims=True)  # the self-loop W_ii = 1 keeps every row sum >= 1
     return w.astype(dtype, copy=False)
-
-
-def symmetric_conjugate(
-    representation: np.ndarray, bandwidth: Bandwidth = "median", knn: int = DEFAULT_KNN
-) -> np.ndarray:
-    """``A = D^-1/2 W D^-1/2``, similar to ``P`` (same eigenvalues) but symmetric.
-
-    ``P = D^-1/2 A D^1/2``, so its spectrum can be taken with a stable symmetric
-    eigensolver (real eigenvalues in [-1, 1], the top one equal to 1).
-    """
-    w = affinity(pairwise_distances(representation), bandwidth=bandwidth, knn=knn)
-    inv_sqrt = 1.0 / np.sqrt(w.sum(axis=1))
-    return w * inv_sqrt[:, None] * inv_sqrt[None, :]
 
 
 def _flat(operator: np.ndarray) -> np.ndarray:
@@ -272,14 +316,25 @@ def distances_to(operator: np.ndarray, operators: np.ndarray, chunk: int = 32) -
     return out
 
 
-def _gram(a: np.ndarray, b: np.ndarray, chunk: int) -> np.ndarray:
-    """``a @ b.T`` in float64 for float32 stacks, converted block by block."""
+def _gram(a: np.ndarray, b: np.ndarray, chunk: int, symmetric: bool = False) -> np.ndarray:
+    """``a @ b.T`` in float64 for float32 stacks, converted block by block.
+
+    ``a`` is converted in blocks of at most 64 MiB, ``b`` in blocks of ``chunk`` rows
+    inside that loop, so the temporary float64 copies stay bounded (converting all of
+    ``b`` at once took 512 MiB for 1,000 operators of 256 x 256). With ``symmetric``
+    (``a is b``) only the blocks on and above the diagonal are computed and mirrored.
+    """
     out = np.empty((len(a), len(b)), dtype=np.float64)
-    b_blocks = [(s, b[s : s + chunk].astype(np.float64)) for s in range(0, len(b), chunk)]
-    for si in range(0, len(a), chunk):
-        block = a[si : si + chunk].astype(np.float64)
-        for sj, other in b_blocks:
+    rows = max(chunk, (64 << 20) // max(1, 8 * a.shape[1]))
+    for si in range(0, len(a), rows):
+        block = a[si : si + rows].astype(np.float64)
+        for sj in range(si if symmetric else 0, len(b), chunk):
+            other = block[sj - si : sj - si + chunk] if symmetric and sj < si + len(block) else None
+            other = b[sj : sj + chunk].astype(np.float64) if other is None else other
             out[si : si + len(block), sj : sj + len(other)] = block @ other.T
+            if symmetric:
+                rows_i, cols_j = slice(si, si + len(block)), slice(sj, sj + len(other))
+                out[cols_j, rows_i] = out[rows_i, cols_j].T
     return out
 
 
@@ -312,7 +367,7 @@ def cross_network_distances(
             "record all networks on the same probe set"
         )
     d2 = _squared_norms(a, chunk)[:, None] + _squared_norms(b, chunk)[None, :]
-    d2 -= 2.0 * _gram(a, b, chunk)
+    d2 -= 2.0 * _gram(a, b, chunk, symmetric=operators_a is operators_b)
     np.maximum(d2, 0.0, out=d2)
     return np.sqrt(d2)
 

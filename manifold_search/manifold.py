@@ -27,13 +27,14 @@ Example:
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 import numpy as np
 import optuna
 
-from manifold_search.embedding import phate_embedding
+from manifold_search._manifold_cache import CacheMixin
+from manifold_search.embedding import needs_refit, phate_embedding, place_among
 from manifold_search.features import DEFAULT_TDA_POINTS, diagram_distance, network_features
 from manifold_search.geometry import (
     DEFAULT_KNN,
@@ -50,7 +51,7 @@ from manifold_search.records import read_networks
 from manifold_search.representations import DEFAULT_LAYER
 
 
-class NetworkManifold:
+class NetworkManifold(CacheMixin):
     """The networks of one study (keyed by trial number), grown one network at a time.
 
     Args:
@@ -60,6 +61,9 @@ class NetworkManifold:
         spectral_t: diffusion time of the spectral entropy feature.
         tda_points: probe points kept for persistent homology.
         layer: the recorded layer :meth:`from_study` reads.
+        cache: where :meth:`update_from_study` keeps operators and distances so that a
+            restart does not recompute them: ``"auto"`` (beside a file artifact store,
+            see :mod:`manifold_search._manifold_cache`), a folder, or None (off).
 
     Attributes:
         n_distance_computations: network distances computed so far (each new network
@@ -73,6 +77,7 @@ class NetworkManifold:
         spectral_t: int = 1,
         tda_points: int | None = DEFAULT_TDA_POINTS,
         layer: str = DEFAULT_LAYER,
+        cache: str | None = "auto",
     ) -> None:
         self.bandwidth = bandwidth
         self.knn = knn
@@ -86,14 +91,16 @@ class NetworkManifold:
         self._index: dict[Hashable, int] = {}
         self._operators = np.zeros((0, 0), dtype=np.float32)  # capacity x n^2
         self._distances = np.zeros((0, 0), dtype=np.float64)  # capacity x capacity
-        self._pending: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}  # rep, distances
+        self._pending: dict[Hashable, np.ndarray] = {}  # representations awaiting features
+        self._sources: dict[Hashable, Callable[[], np.ndarray]] = {}  # re-read a released one
         self._features: dict[Hashable, dict[str, float]] = {}
         self._diagrams: dict[Hashable, list[np.ndarray]] = {}
         self._wasserstein: dict[int, np.ndarray] = {}
-        self._embeddings: dict[tuple[Any, ...], np.ndarray] = {}
+        self._fits: dict[tuple[Any, ...], tuple[list[Hashable], np.ndarray, int]] = {}
         self._lock = threading.RLock()
         #: trials whose record could not be read at the last attempt: {trial number: problem}
         self.skipped: dict[Hashable, str] = {}
+        self._init_cache(cache)
 
     # ------------------------------------------------------------------ container
 
@@ -111,7 +118,9 @@ class NetworkManifold:
     def operator(self, key: Hashable) -> np.ndarray:
         """The cached ``n x n`` diffusion operator (float32, read-only) of one network."""
         n = self.n_points or 0
-        view = self._operators[self._row(key)].reshape(n, n)
+        with self._lock:
+            self._load_operators()
+            view = self._operators[self._row(key)].reshape(n, n)
         view.flags.writeable = False
         return view
 
@@ -126,7 +135,7 @@ class NetworkManifold:
     def _prepare(
         self, key: Hashable, representation: np.ndarray, labels: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Validate one network; return (float32 representation, distances, flat operator)."""
+        """Validate one network; return (float32 representation, flat operator)."""
         if key in self._index:
             raise ValueError(f"the manifold already holds network {key!r}; keys must be unique")
         x = as_representation(representation, name=f"representation of network {key!r}")
@@ -151,13 +160,13 @@ class NetworkManifold:
         with single_threaded_blas():
             d = pairwise_distances(x)
             op = operator_from_distances(d, self.bandwidth, self.knn, np.float32).reshape(-1)
-        return x.astype(np.float32), d.astype(np.float32), op
+        return x.astype(np.float32), op
 
     def _reserve(self, total: int, n_entries: int) -> None:
         capacity = len(self._operators)
         if total <= capacity and self._operators.shape[1] == n_entries:
             return
-        new_capacity = max(total, 2 * capacity, 8)
+        new_capacity = max(total + total // 4, 2 * capacity, 8)  # room to grow without a copy
         operators = np.zeros((new_capacity, n_entries), dtype=np.float32)
         distances = np.zeros((new_capacity, new_capacity), dtype=np.float64)
         k = len(self._keys)
@@ -166,13 +175,13 @@ class NetworkManifold:
             distances[:k, :k] = self._distances[:k, :k]
         self._operators, self._distances = operators, distances
 
-    def _register(self, key: Hashable, x: np.ndarray, d: np.ndarray, labels: Any) -> None:
+    def _register(self, key: Hashable, x: np.ndarray | None, labels: Any) -> None:
         if self.labels is None and labels is not None:
             self.labels = np.asarray(labels).reshape(-1).copy()
         self._index[key] = len(self._keys)
         self._keys.append(key)
-        self._pending[key] = (x, d)
-        self._embeddings.clear()
+        if x is not None:
+            self._pending[key] = x
 
     def add(
         self, key: Hashable, representation: np.ndarray, labels: np.ndarray | None = None
@@ -184,7 +193,8 @@ class NetworkManifold:
         operator and ``len(self)`` distances, each a pass over ``n^2`` numbers.
         """
         with self._lock, single_threaded_blas():
-            x, d, op = self._prepare(key, representation, labels)
+            x, op = self._prepare(key, representation, labels)
+            self._load_operators()
             k = len(self._keys)
             if self.n_points is None:
                 self.n_points = len(x)
@@ -196,7 +206,7 @@ class NetworkManifold:
                 self._distances[:k, k] = new
                 self.n_distance_computations += k
             self._distances[k, k] = 0.0
-            self._register(key, x, d, labels)
+            self._register(key, x, labels)
 
     def add_many(
         self,
@@ -214,19 +224,20 @@ class NetworkManifold:
                 for key, representation in items:
                     if key in keys:
                         raise ValueError(f"network {key!r} appears twice; keys must be unique")
-                    x, d, op = self._prepare(key, representation, labels)
+                    x, op = self._prepare(key, representation, labels)
                     if self.n_points is None:
                         self.n_points = len(x)
-                    prepared.append((key, x, d, op))
+                    prepared.append((key, x, op))
                     keys.append(key)
             except Exception:
                 self.n_points = n_points  # nothing was added
                 raise
             if not prepared:
                 return []
+            self._load_operators()
             k, m = len(self._keys), len(prepared)
-            self._reserve(k + m, prepared[0][3].size)
-            for i, (_, _, _, op) in enumerate(prepared):
+            self._reserve(k + m, prepared[0][2].size)
+            for i, (_, _, op) in enumerate(prepared):
                 self._operators[k + i] = op
             new = self._operators[k : k + m]
             if k:
@@ -235,8 +246,8 @@ class NetworkManifold:
                 self._distances[:k, k : k + m] = cross.T
             self._distances[k : k + m, k : k + m] = network_distances(new)
             self.n_distance_computations += m * k + m * (m - 1) // 2
-            for key, x, d, _ in prepared:
-                self._register(key, x, d, labels)
+            for key, x, _ in prepared:
+                self._register(key, x, labels)
             return keys
 
     # ------------------------------------------------------------------ reading
@@ -271,7 +282,9 @@ class NetworkManifold:
                     raise ValueError(
                         "features need the probe labels; pass labels= to add() or add_many()"
                     )
-                x, d = self._pending[k]
+                x = self._pending[k] if k in self._pending else self._sources[k]()
+                # the float32 distances the features were always computed from
+                d = pairwise_distances(x).astype(np.float32)
                 values, diagrams = network_features(
                     x,
                     self.labels,
@@ -283,7 +296,8 @@ class NetworkManifold:
                     distances=d,
                 )
                 self._features[k], self._diagrams[k] = values, diagrams
-                del self._pending[k]
+                self._pending.pop(k, None)
+                self._sources.pop(k, None)
 
     def feature_matrix(self) -> tuple[list[str], np.ndarray]:
         """Feature names and a ``k x f`` array of all networks' features (rows = keys)."""
@@ -339,17 +353,39 @@ class NetworkManifold:
         to the ~1e-8 rounding by which distances from :meth:`add` and
         :meth:`add_many` can differ). Use :func:`manifold_search.embedding.align_to`
         to keep a displayed layout steady as networks are added.
+
+        Above :data:`~manifold_search.embedding.EXACT_BELOW` networks a grown manifold
+        is not refitted on every new network: the new ones are placed among their
+        nearest fitted neighbours (:func:`~manifold_search.embedding.extend_embedding`)
+        until the manifold has grown by a tenth since the last fit
+        (:func:`~manifold_search.embedding.needs_refit`). The layout is only shown,
+        never used to propose, so no proposal changes.
         """
         with self._lock:
-            cache_key = (len(self._keys), seed, n_components, knn, t)
-            if cache_key not in self._embeddings:
+            fit_key = (seed, n_components, knn, t)
+            fitted = self._fits.get(fit_key) or self._load_fit(fit_key)
+            same = fitted is not None and len(fitted[0]) == len(self._keys)  # the same networks
+            if not same and (fitted is None or needs_refit(fitted[2], len(self._keys))):
                 order = self._canonical_order()
                 d = self.distances()[np.ix_(order, order)]
                 coords = phate_embedding(d, n_components=n_components, seed=seed, knn=knn, t=t)
                 out = np.empty_like(coords)
                 out[order] = coords
-                self._embeddings[cache_key] = out
-            return self._embeddings[cache_key].copy()
+                fitted = (list(self._keys), out, len(self._keys))
+                self._save_fit(fit_key, out)
+            elif fitted[0] != self._keys:  # the new ones placed among the fitted layout
+                fitted = (list(self._keys), self._extend_fit(fitted[0], fitted[1]), fitted[2])
+            self._fits[fit_key] = fitted
+            return fitted[1].copy()
+
+    def _extend_fit(self, keys: list[Hashable], coords: np.ndarray) -> np.ndarray:
+        """Coordinates of every row: the fitted ``keys`` keep theirs, the others are placed."""
+        rows = np.array([self._index[k] for k in keys], dtype=int)
+        others = np.setdiff1d(np.arange(len(self._keys)), rows)
+        out = np.empty((len(self._keys), coords.shape[1]))
+        out[rows] = coords
+        out[others] = place_among(coords, self._distances[np.ix_(others, rows)])
+        return out
 
     def _canonical_order(self) -> np.ndarray:
         """Row indices sorted by key (insertion order if keys do not sort)."""
@@ -391,8 +427,11 @@ class NetworkManifold:
         """
         trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
                                                            optuna.trial.TrialState.PRUNED))
+        adopted = self._cache_adopt(study, trials, artifact_store)  # no record read for these
         items, labels = self._read(study, trials, artifact_store)
-        return self.add_many(items, labels=labels)
+        added = self.add_many(items, labels=labels)
+        self._cache_sync(study, trials, artifact_store, added)  # cache new ones, free reps
+        return adopted + added
 
     def add_trial(
         self, study: optuna.Study, trial: optuna.trial.FrozenTrial, artifact_store: Any | None = None
