@@ -91,6 +91,15 @@ class CandidateGenerator:
         self.configs = configs
         self.rng = rng
         self.templates = sorted({tuple(sorted(c)) for c in configs})
+        # (name, value) -> distinct key tuples of the configs holding it, first seen first:
+        # the donor lookup scanned every config per call (about 1,000 calls per proposal)
+        self._donors: dict[tuple[str, Any], list[tuple[str, ...]]] = {}
+        for c in configs:
+            keys = tuple(c)
+            for name, value in c.items():
+                sets = self._donors.setdefault((name, value), [])
+                if keys not in sets:
+                    sets.append(keys)
 
     def spread(self, rows: list[Config]) -> dict[str, float]:
         """Per-parameter spread (std of positions) of a region, clipped to [0.05, 0.3]."""
@@ -103,11 +112,11 @@ class CandidateGenerator:
         return out
 
     def _donor_keys(self, name: str, value: Any, base: Config) -> tuple[str, ...]:
-        donors = [c for c in self.configs if name in c and c[name] == value]
+        donors = self._donors.get((name, value), [])
         if not donors:
             return tuple(base)
         overlap = [len(set(d) & set(base)) for d in donors]
-        return tuple(donors[int(np.argmax(overlap))])
+        return donors[int(np.argmax(overlap))]
 
     def _mutate_value(self, name: str, value: Any, spread: dict[str, float]) -> Any:
         dist = self.distributions[name]

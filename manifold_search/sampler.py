@@ -62,7 +62,13 @@ from optuna.trial import FrozenTrial, TrialState
 from manifold_search import _optuna_compat
 from manifold_search._attrs import PLACEMENT, PROPOSAL
 from manifold_search._history import History, direction_sign, gather
-from manifold_search._surrogate import MetricGP, expected_improvement, fit_metric
+from manifold_search._surrogate import (
+    SELECT_POINTS,
+    MetricGP,
+    expected_improvement,
+    fit_metric,
+    squared_param_distances,
+)
 from manifold_search.manifold import NetworkManifold
 from manifold_search.proposal import (
     CandidateGenerator,
@@ -264,9 +270,14 @@ class ManifoldSampler(BaseSampler):
     ) -> _TrialGeometry:
         """Step 3: distances between finished trials (network where both have one,
         parameters rescaled to the same median elsewhere) and the GP's metric."""
-        param_d = history.encoder.deltas(history.x, history.x)
-        weights = np.ones(len(history.encoder.columns))
-        region_d = np.sqrt((param_d**2).sum(axis=2))
+        encoder, x = history.encoder, history.x
+        weights = np.ones(len(encoder.columns))
+        if len(x) > SELECT_POINTS and self.metric != "network":  # no (k, k, P) array
+            param_d = None
+            region_d = np.sqrt(squared_param_distances(encoder, x, x, weights))
+        else:
+            param_d = encoder.deltas(x, x)
+            region_d = np.sqrt((param_d**2).sum(axis=2))
         if with_net is None:
             return _TrialGeometry(region_d, weights, network=False)
         if self.metric == "network":
