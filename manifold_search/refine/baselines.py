@@ -27,13 +27,13 @@ from tqdm.auto import tqdm
 from manifold_search.refine.data import Evaluator, SparsifyData
 from manifold_search.refine.masks import apply_masks, magnitude_masks, prunable
 from manifold_search.refine.schedule import (
+    DEFAULT_STEPS,
     Recorder,
     SparsifyResult,
     check_targets,
     masked_model,
     segments,
 )
-from manifold_search.refine.sparsify import DEFAULT_STEPS
 
 
 def run(method: str, model: torch.nn.Module, data: SparsifyData, targets: Sequence[float] | float,

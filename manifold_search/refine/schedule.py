@@ -27,6 +27,11 @@ import torch
 
 from manifold_search.refine.masks import Masks, apply_masks, magnitude_masks, prunable
 
+#: The methods of :func:`~manifold_search.refine.sparsify.sparsify`: the walk and three baselines.
+METHODS = ("fip", "magnitude", "imp", "gmp")
+#: Gradient steps per method and network (docs/sparsify.md measures this budget).
+DEFAULT_STEPS = 8000
+
 
 def check_targets(targets: Sequence[float] | float) -> list[float]:
     values = [float(targets)] if isinstance(targets, int | float) else [float(t) for t in targets]

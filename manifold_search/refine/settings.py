@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from manifold_search.refine.sparsify import DEFAULT_STEPS, METHODS
+from manifold_search.refine.schedule import DEFAULT_STEPS, METHODS
 
 DEFAULT_SPARSITIES = (0.5, 0.8, 0.9, 0.95)
 

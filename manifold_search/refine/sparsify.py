@@ -33,12 +33,16 @@ from tqdm.auto import tqdm
 
 from manifold_search.refine.data import Evaluator, SparsifyData, divergence, log_probs
 from manifold_search.refine.masks import apply_masks, magnitude_masks, prunable
-from manifold_search.refine.schedule import Recorder, SparsifyResult, check_targets, segments
+from manifold_search.refine.schedule import (
+    DEFAULT_STEPS,
+    METHODS,
+    Recorder,
+    SparsifyResult,
+    check_targets,
+    segments,
+)
 
-#: The methods of :func:`sparsify`: the walk and the three baselines.
-METHODS = ("fip", "magnitude", "imp", "gmp")
 #: Measured defaults of the walk (docs/sparsify.md).
-DEFAULT_STEPS = 8000
 DEFAULT_STEP_LENGTH = 0.02
 DEFAULT_PULL = 0.1
 
