@@ -62,8 +62,9 @@ from optuna.trial import FrozenTrial, TrialState
 from manifold_search import _feature_link, _optuna_compat
 from manifold_search._acquisition import local_search, region_log_acquisition
 from manifold_search._ard_gp import ArdGP, log_expected_improvement
-from manifold_search._attrs import PLACEMENT, PROPOSAL
-from manifold_search._history import History, direction_sign, gather
+from manifold_search._attrs import PROPOSAL
+from manifold_search._history import History, gather
+from manifold_search._placement import annotate_placement
 from manifold_search._surrogate import MetricGP, expected_improvement, fit_metric
 from manifold_search.manifold import NetworkManifold
 from manifold_search.proposal import (
@@ -407,46 +408,12 @@ class ManifoldSampler(BaseSampler):
 
     # -- after a trial: its place on the manifold ----------------------------------
     def _annotate_network(self, study: Study, trial: FrozenTrial, values) -> None:
-        """Place the finished trial's network on the manifold; store its features,
-        region score and manifold coordinates as user attributes (JSON)."""
+        """Place the finished trial's network on the manifold and annotate the trial."""
         if network_reference(trial) is None:
             return
         if self._manifold is None:
             self._manifold = NetworkManifold(layer=self.layer)
-        manifold = self._manifold
-        try:
-            if not manifold.add_trial(study, trial, self.artifact_store):
-                return
-            features = manifold.features(trial.number)
-        except (KeyError, ValueError, OSError) as error:
-            _logger.warning("trial %d: network not placed on the manifold (%s)", trial.number, error)
-            return
-        info: dict[str, Any] = {"features": {k: round(float(v), 6) for k, v in features.items()}}
-        if len(manifold) >= 3:
-            info.update(self._placement(study, trial.number, values[0]))
-        try:
-            _optuna_compat.set_trial_user_attr(study, trial, PLACEMENT, info)
-        except Exception as error:
-            _logger.debug("could not annotate trial %d: %s", trial.number, error)
-
-    def _placement(self, study: Study, number: int, value: float) -> dict[str, Any]:
-        """Region score and PHATE coordinates of network ``number`` among the finished ones."""
-        manifold = self._manifold
-        keys = manifold.keys
-        sign = direction_sign(study)
-        finished = {t.number: t.value for t in study.get_trials(
-            deepcopy=False, states=(TrialState.COMPLETE,))}  # fmt: skip
-        finished[number] = value
-        rows = [i for i, k in enumerate(keys) if k in finished]
-        y = np.array([sign * finished[keys[i]] for i in rows])
-        d = manifold.distances()[np.ix_(rows, rows)]
-        scores, _ = region_scores(d, y)
-        # PHATE is refitted on every change (about 15 ms for 200 networks)
-        coords = manifold.embed(seed=self._seed)[keys.index(number)]
-        return {
-            "region_score": round(float(scores[rows.index(keys.index(number))]), 6),
-            "coordinates": [round(float(c), 6) for c in coords],
-        }
+        annotate_placement(self._manifold, study, trial, values, self.artifact_store, self._seed)
 
 
 __all__ = ["ManifoldSampler"]
