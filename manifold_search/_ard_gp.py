@@ -55,13 +55,15 @@ class ArdGP:
         deltas_fn: ``(a, b) -> (len a, len b, P)`` per-parameter differences
             (``ParamEncoder.deltas``).
         n_restarts: extra optimiser starts beyond the default one.
+        max_iter: L-BFGS-B iterations per start.
         seed: seeds the restarts.
     """
 
     def __init__(self, deltas_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                 n_restarts: int = 2, seed: int = 0) -> None:  # fmt: skip
+                 n_restarts: int = 2, seed: int = 0, max_iter: int = 200) -> None:  # fmt: skip
         self.deltas_fn = deltas_fn
         self.n_restarts = n_restarts
+        self.max_iter = max_iter
         self.seed = seed
 
     # -- fitting -----------------------------------------------------------------
@@ -107,7 +109,7 @@ class ArdGP:
         for start in starts:
             result = minimize(self._neg_log_posterior, start, args=(d2, z), jac=True,
                               method="L-BFGS-B", bounds=[(-8, 8)] * p + [(-5, 3), (-14, 1)],
-                              options={"maxiter": 200})  # fmt: skip
+                              options={"maxiter": self.max_iter})  # fmt: skip
             if best is None or result.fun < best.fun:
                 best = result
         params = best.x

@@ -59,9 +59,12 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from manifold_search import _optuna_compat
-from manifold_search._attrs import PLACEMENT, PROPOSAL
-from manifold_search._history import History, direction_sign, gather
+from manifold_search import _feature_link, _optuna_compat
+from manifold_search._acquisition import local_search, region_log_acquisition
+from manifold_search._ard_gp import ArdGP, log_expected_improvement
+from manifold_search._attrs import PROPOSAL
+from manifold_search._history import History, gather
+from manifold_search._placement import annotate_placement
 from manifold_search._surrogate import (
     SELECT_POINTS,
     MetricGP,
@@ -98,6 +101,8 @@ class _TrialGeometry:
     region_d: np.ndarray  # k x k: network distances where both recorded one, else parameters
     weights: np.ndarray  # one per encoder column (uniform unless metric="network")
     network: bool  # whether network distances entered
+    with_net: list[int] | None = None  # indexes into the history of trials with a network
+    net_d: np.ndarray | None = None  # their network distances
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,14 @@ class ManifoldSampler(BaseSampler):
         region_weight: how strongly the acquisition prefers candidates predicted
             to land in dense, high-performing regions of the manifold
             (``expected improvement x (1 + region_weight x region score)``).
+        surrogate: ``"uniform"`` (the default: a squared-exponential GP with the
+            ``metric`` above, EI over the candidate pool) or ``"ard"`` (a Matern 5/2
+            GP with one length scale per parameter, log EI, and local search from
+            the best candidates; :mod:`manifold_search._acquisition`).
+        feature_weight: how strongly region scores follow the networks' manifold
+            features, as linked to the objective within the study by a ridge
+            regression (scaled by its leave-one-out R^2; 0, the default, is off;
+            :mod:`manifold_search._feature_link`).
         layer: the recorded layer to compare (``"penultimate"`` by default).
         artifact_store: where representations live, if not beside the study's storage.
         constant_liar: treat running trials of other workers as bad results.
@@ -152,6 +165,8 @@ class ManifoldSampler(BaseSampler):
         distance: Literal["network", "params"] = "network",
         metric: Literal["uniform", "network"] = "uniform",
         region_weight: float = 3.0,
+        surrogate: Literal["uniform", "ard"] = "uniform",
+        feature_weight: float = 0.0,
         layer: str = "penultimate",
         artifact_store: Any | None = None,
         constant_liar: bool = True,
@@ -161,6 +176,10 @@ class ManifoldSampler(BaseSampler):
             raise ValueError(f"distance must be 'network' or 'params', got {distance!r}")
         if metric not in ("uniform", "network"):
             raise ValueError(f"metric must be 'uniform' or 'network', got {metric!r}")
+        if surrogate not in ("uniform", "ard"):
+            raise ValueError(f"surrogate must be 'uniform' or 'ard', got {surrogate!r}")
+        if not feature_weight >= 0:
+            raise ValueError(f"feature_weight must be >= 0, got {feature_weight!r}")
         if n_startup_trials < 2:
             raise ValueError(f"n_startup_trials must be at least 2, got {n_startup_trials}")
         self._seed = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
@@ -172,6 +191,8 @@ class ManifoldSampler(BaseSampler):
         self.distance = distance
         self.metric = metric
         self.region_weight = region_weight
+        self.surrogate = surrogate
+        self.feature_weight = feature_weight
         self.layer = layer
         self.artifact_store = artifact_store
         self.constant_liar = constant_liar
@@ -286,13 +307,26 @@ class ManifoldSampler(BaseSampler):
         sub = region_d[np.ix_(with_net, with_net)]
         region_d = region_d * (np.median(net_d[iu]) / max(np.median(sub[iu]), 1e-12))
         region_d[np.ix_(with_net, with_net)] = net_d
-        return _TrialGeometry(region_d, weights, network=True)
+        return _TrialGeometry(region_d, weights, network=True, with_net=with_net, net_d=net_d)
 
     def _score_regions(self, history: History, geometry: _TrialGeometry) -> _Regions:
         """Step 4: region scores of the finished trials and the anchors among the top."""
         scores, top_mask = region_scores(geometry.region_d, history.values)
+        if self.feature_weight > 0 and geometry.with_net is not None:
+            scores = self._feature_scores(history, geometry, scores)
         anchors = choose_anchors(scores, top_mask, history.values, self.n_anchors)
         return _Regions(scores, top_mask, anchors)
+
+    def _feature_scores(self, history: History, geometry: _TrialGeometry,
+                        scores: np.ndarray) -> np.ndarray:  # fmt: skip
+        """Step 4b (``feature_weight > 0``): region scores blended with the objective
+        predicted from the networks' features (:mod:`manifold_search._feature_link`)."""
+        rows = geometry.with_net
+        table = self._manifold.features()
+        names = sorted(next(iter(table.values())))
+        feats = np.array([[table[history.done[i].number][n] for n in names] for i in rows])
+        predicted, r2 = _feature_link.feature_link(feats, geometry.net_d, history.values[rows])
+        return _feature_link.blend(scores, predicted, rows, r2, self.feature_weight)
 
     def _generate_candidates(
         self, history: History, regions: _Regions, rng: np.random.Generator
@@ -314,41 +348,69 @@ class ManifoldSampler(BaseSampler):
                 unique[key] = c
         return list(unique.values())
 
-    def _fit_surrogate(self, history: History, geometry: _TrialGeometry) -> MetricGP:
+    def _fit_surrogate(self, history: History, geometry: _TrialGeometry) -> MetricGP | ArdGP:
         """Step 6: the GP over parameters; running trials enter as pessimistic lies."""
         train_x, train_y = history.x, history.values
         if self.constant_liar and history.running:
             lies = history.encoder.encode([t.params for t in history.running])
             train_x = np.vstack([history.x, lies])
             train_y = np.concatenate([history.values, np.full(len(lies), history.values.min())])
+        if self.surrogate == "ard":
+            return ArdGP(history.encoder.deltas, n_restarts=1, seed=self._seed, max_iter=60).fit(train_x, train_y)
         return MetricGP(geometry.weights, history.encoder.deltas).fit(train_x, train_y)
 
     def _choose(self, history: History, geometry: _TrialGeometry, regions: _Regions,
-                gp: MetricGP, candidates: list[Config], rng: np.random.Generator) -> Proposal:  # fmt: skip
+                gp: MetricGP | ArdGP, candidates: list[Config], rng: np.random.Generator) -> Proposal:  # fmt: skip
         """Step 7: the candidate of highest expected improvement, raised where it is
         predicted to land in a dense, high-performing region (the finished trials'
         region scores smoothed onto the candidates by the GP kernel)."""
-        cand_x = history.encoder.encode(candidates)
-        mean, std = gp.predict(cand_x)
-        ei = expected_improvement(mean, std, float(history.values.max()))
-        kernel = gp.kernel(cand_x, history.x)
         scores = regions.scores
-        landing = (kernel @ scores) / np.maximum(kernel.sum(axis=1), 1e-12)
-        acquisition = ei * (1.0 + self.region_weight * landing / max(float(scores.max()), 1e-12))
-        best = int(np.argmax(acquisition + 1e-12 * rng.random(len(ei))))
+        if self.surrogate == "ard":
+            params, mean, std = self._climb(history, regions, gp, candidates, rng)
+            weights = gp.theta / gp.theta.mean()
+        else:
+            cand_x = history.encoder.encode(candidates)
+            means, stds = gp.predict(cand_x)
+            ei = expected_improvement(means, stds, float(history.values.max()))
+            kernel = gp.kernel(cand_x, history.x)
+            landing = (kernel @ scores) / np.maximum(kernel.sum(axis=1), 1e-12)
+            acquisition = ei * (1.0 + self.region_weight * landing / max(float(scores.max()), 1e-12))
+            best = int(np.argmax(acquisition + 1e-12 * rng.random(len(ei))))
+            params, mean, std, weights = candidates[best], means[best], stds[best], geometry.weights
         anchors = regions.anchors
         return Proposal(
-            params=candidates[best],
+            params=params,
             anchors=[history.done[i].number for i in anchors[:3]],
             region_score=float(scores[anchors[0]]) if len(anchors) else None,
-            predicted_value=float(history.sign * mean[best]),
-            predicted_std=float(std[best]),
+            predicted_value=float(history.sign * mean),
+            predicted_std=float(std),
             metric_weights={
-                n: round(float(w), 4)
-                for n, w in zip(history.encoder.columns, geometry.weights, strict=True)
+                n: round(float(w), 4) for n, w in zip(history.encoder.columns, weights, strict=True)
             },
             distance="network" if geometry.network else "params",
         )
+
+    def _climb(self, history: History, regions: _Regions, gp: ArdGP, candidates: list[Config],
+               rng: np.random.Generator) -> tuple[Config, float, float]:  # fmt: skip
+        """Step 7 with ``surrogate="ard"``: log EI x region lift over the candidates, then
+        local search from the best few; the chosen configuration, its mean and std."""
+        scores, incumbent = regions.scores, float(history.values.max())
+
+        def acquisition(configs: list[Config]) -> np.ndarray:
+            x = history.encoder.encode(configs)
+            mean, std = gp.predict(x)
+            kernel = gp.kernel(x, history.x)
+            landing = (kernel @ scores) / np.maximum(kernel.sum(axis=1), 1e-12)
+            log_ei = log_expected_improvement(mean, std, incumbent)
+            return region_log_acquisition(log_ei, landing, float(scores.max()), self.region_weight)
+
+        start = acquisition(candidates) + 1e-12 * rng.random(len(candidates))
+        seen = {config_key(c) for c in history.configs}
+        seen |= {config_key(t.params) for t in history.running}
+        params, _ = local_search(candidates, start, acquisition, history.encoder.distributions,
+                                 history.configs, seen)  # fmt: skip
+        mean, std = gp.predict(history.encoder.encode([params]))
+        return params, float(mean[0]), float(std[0])
 
     def _record(self, study: Study, trial: FrozenTrial, proposal: Proposal) -> None:
         """Step 8: why this configuration, as a JSON user attribute of the trial."""
@@ -359,46 +421,12 @@ class ManifoldSampler(BaseSampler):
 
     # -- after a trial: its place on the manifold ----------------------------------
     def _annotate_network(self, study: Study, trial: FrozenTrial, values) -> None:
-        """Place the finished trial's network on the manifold; store its features,
-        region score and manifold coordinates as user attributes (JSON)."""
+        """Place the finished trial's network on the manifold and annotate the trial."""
         if network_reference(trial) is None:
             return
         if self._manifold is None:
             self._manifold = NetworkManifold(layer=self.layer)
-        manifold = self._manifold
-        try:
-            if not manifold.add_trial(study, trial, self.artifact_store):
-                return
-            features = manifold.features(trial.number)
-        except (KeyError, ValueError, OSError) as error:
-            _logger.warning("trial %d: network not placed on the manifold (%s)", trial.number, error)
-            return
-        info: dict[str, Any] = {"features": {k: round(float(v), 6) for k, v in features.items()}}
-        if len(manifold) >= 3:
-            info.update(self._placement(study, trial.number, values[0]))
-        try:
-            _optuna_compat.set_trial_user_attr(study, trial, PLACEMENT, info)
-        except Exception as error:
-            _logger.debug("could not annotate trial %d: %s", trial.number, error)
-
-    def _placement(self, study: Study, number: int, value: float) -> dict[str, Any]:
-        """Region score and PHATE coordinates of network ``number`` among the finished ones."""
-        manifold = self._manifold
-        keys = manifold.keys
-        sign = direction_sign(study)
-        finished = {t.number: t.value for t in study.get_trials(
-            deepcopy=False, states=(TrialState.COMPLETE,))}  # fmt: skip
-        finished[number] = value
-        rows = [i for i, k in enumerate(keys) if k in finished]
-        y = np.array([sign * finished[keys[i]] for i in rows])
-        d = manifold.distances()[np.ix_(rows, rows)]
-        scores, _ = region_scores(d, y)
-        # PHATE is refitted on every change (about 15 ms for 200 networks)
-        coords = manifold.embed(seed=self._seed)[keys.index(number)]
-        return {
-            "region_score": round(float(scores[rows.index(keys.index(number))]), 6),
-            "coordinates": [round(float(c), 6) for c in coords],
-        }
+        annotate_placement(self._manifold, study, trial, values, self.artifact_store, self._seed)
 
 
 __all__ = ["ManifoldSampler"]
