@@ -69,6 +69,12 @@ def _trial_table(data: StudyData) -> list[str]:
             f"| {rank} | {t.number} | {number(t.value)} | {number(ua.get('test_accuracy'))} | "
             f"{number(ua.get('n_params'))} | {duration(ua.get('train_seconds'))} | {format_params(t.params)} |"
         )
+    ranked = data.ranked()
+    if ranked:  # the table rounds for reading; a configuration is copied from here
+        best = ranked[0]
+        exact = ", ".join(f"{k}={v!r}" for k, v in sorted(best.params.items()))
+        lines += ["", f"Trial {best.number} at full precision: `{exact}`. Export it (configuration, "
+                  f"weights, model card): `manifold-search export STUDY_DIR --trial {best.number}`."]
     return lines
 
 
