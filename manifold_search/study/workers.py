@@ -183,6 +183,7 @@ def sigterm_as_interrupt() -> None:
     marked FAIL with "interrupted", finished trials stay, the same command resumes."""
 
     def interrupt(_signum: int, _frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM really terminates
         raise KeyboardInterrupt
 
     with contextlib.suppress(ValueError):  # not the main thread (e.g. a test runner's)
@@ -284,4 +285,7 @@ def _stop(processes: list[Any]) -> None:
     for p in processes:
         if p.is_alive():
             p.terminate()
+            p.join(timeout=5)
+        if p.is_alive():  # stuck even so: never leave a worker training behind
+            p.kill()
             p.join(timeout=5)
