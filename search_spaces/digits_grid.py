@@ -26,11 +26,12 @@ weight decay 1e-4, batch size 64 and label smoothing 0 are fixed.
 from __future__ import annotations
 
 import itertools
-import json
 from typing import Any
 
 import optuna
 
+from search_spaces._grid import grid_key as grid_key  # the row key the recorded tables use
+from search_spaces._grid import grid_rows, suggest_ordinal
 from search_spaces.digits import DigitsSpace
 
 MLP_DEPTHS, MLP_WIDTHS, MLP_NORMS = (1, 2, 3), (16, 64, 256), ("none", "batchnorm1d")
@@ -55,16 +56,8 @@ def _architectures() -> list[dict[str, Any]]:
 
 def all_params() -> list[dict[str, Any]]:
     """Every configuration of the grid, as parameter dicts (values, not indexes), in a fixed order."""
-    return [
-        {**arch, "optimizer": opt, "lr": lr}
-        for arch in _architectures()
-        for opt, lr in itertools.product(OPTIMIZERS, LEARNING_RATES)
-    ]
+    return grid_rows(_architectures(), OPTIMIZERS, LEARNING_RATES)
 
-
-def grid_key(params: dict[str, Any]) -> str:
-    """A canonical string key of a parameter dict (sorted JSON)."""
-    return json.dumps(params, sort_keys=True)
 
 
 #: Numeric grids are suggested as ordinal integer indexes ``<name>_index`` so every
@@ -76,7 +69,7 @@ def suggest_grid(trial: optuna.Trial) -> dict[str, Any]:
     """Suggest one grid configuration on ``trial``; returns the parameter dict (values, not indexes)."""
 
     def ordinal(name: str) -> Any:
-        return ORDINAL[name][trial.suggest_int(f"{name}_index", 0, len(ORDINAL[name]) - 1)]
+        return suggest_ordinal(trial, name, ORDINAL[name])
 
     family = trial.suggest_categorical("family", FAMILIES)
     params: dict[str, Any] = {"family": family}

@@ -12,11 +12,12 @@ size (128), dropout (0.1) and label smoothing (0) are fixed.
 from __future__ import annotations
 
 import itertools
-import json
 from typing import Any
 
 import optuna
 
+from search_spaces._grid import grid_key as grid_key  # the row key the recorded tables use
+from search_spaces._grid import grid_rows, suggest_ordinal
 from search_spaces.mnist1d import Mnist1DSpace
 
 MLP_DEPTHS, MLP_WIDTHS = (1, 2, 3), (32, 128, 512)
@@ -46,16 +47,8 @@ def _architectures() -> list[dict[str, Any]]:
 
 def all_params() -> list[dict[str, Any]]:
     """Every configuration of the grid, as Optuna parameter dicts, in a fixed order."""
-    return [
-        {**arch, "optimizer": opt, "lr": lr}
-        for arch in _architectures()
-        for opt, lr in itertools.product(OPTIMIZERS, LEARNING_RATES)
-    ]
+    return grid_rows(_architectures(), OPTIMIZERS, LEARNING_RATES)
 
-
-def grid_key(params: dict[str, Any]) -> str:
-    """A canonical string key of a grid configuration (sorted JSON): the table's row index."""
-    return json.dumps(params, sort_keys=True)
 
 
 #: Numeric grids are suggested as ordinal integer indexes ``<name>_index`` (as Optuna's
@@ -68,7 +61,7 @@ def suggest_grid(trial: optuna.Trial) -> dict[str, Any]:
     """Suggest one grid configuration on ``trial``; returns the parameter dict (values, not indexes)."""
 
     def ordinal(name: str) -> Any:
-        return ORDINAL[name][trial.suggest_int(f"{name}_index", 0, len(ORDINAL[name]) - 1)]
+        return suggest_ordinal(trial, name, ORDINAL[name])
 
     family = trial.suggest_categorical("family", ("mlp", "cnn", "gru"))
     params: dict[str, Any] = {"family": family}
