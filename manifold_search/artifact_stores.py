@@ -129,29 +129,6 @@ def check_store(store: Any, location: str) -> None:
         raise ArtifactStoreError(f"artifact store {location} returned other bytes than written")
 
 
-def _file_beside_storage(storage_url: str | None) -> str | None:
-    """The file a SQLite URL or journal file names, or None for other storages."""
-    if not storage_url:
-        return None
-    if storage_url.startswith("sqlite:///"):
-        path = storage_url[len("sqlite:///"):]
-        return None if path in ("", ":memory:") else path
-    if storage_url.startswith("journal:///"):
-        return storage_url[len("journal:///"):] or None
-    if storage_url.endswith(".log") and "://" not in storage_url:
-        return storage_url
-    return None
-
-
-def default_location(storage_url: str) -> str | None:
-    """Where a study in ``storage_url`` keeps its artifacts when nobody says otherwise.
-
-    ``None`` for database servers: they have no folder of their own.
-    """
-    path = _file_beside_storage(storage_url)
-    return None if path is None else store_location(os.path.abspath(path) + ".artifacts")
-
-
 def remember_location(study: Any, location: str, endpoint_url: str | None = None) -> None:
     """Write ``location`` (and an S3 endpoint) onto ``study``; a different one later is refused.
 

@@ -11,7 +11,6 @@ from manifold_search import _attrs
 from manifold_search.artifact_stores import (
     ArtifactStoreError,
     check_store,
-    default_location,
     open_store,
     remember_location,
     store_location,
@@ -27,11 +26,13 @@ def test_locations_are_canonical(tmp_path):
         store_location("gs://bucket")
 
 
-def test_default_location_beside_files_and_none_for_servers(tmp_path):
-    assert default_location(f"sqlite:///{tmp_path}/s.db") == str(tmp_path / "s.db.artifacts")
-    assert default_location(f"journal:///{tmp_path}/j.log") == str(tmp_path / "j.log.artifacts")
-    assert default_location("postgresql+psycopg://u@h/db") is None
-    assert default_location(f"{tmp_path}/j.log") == str(tmp_path / "j.log.artifacts")
+def test_file_storages_have_a_place_for_artifacts_and_servers_none(tmp_path):
+    from manifold_search.study.storage import storage_file
+
+    assert storage_file(f"sqlite:///{tmp_path}/s.db") == tmp_path / "s.db"
+    assert storage_file(f"journal:///{tmp_path}/j.log") == tmp_path / "j.log"
+    assert storage_file("postgresql+psycopg://u@h/db") is None
+    assert storage_file(f"{tmp_path}/j.log") == tmp_path / "j.log"
 
 
 def test_unwritable_folder_is_one_clear_error(tmp_path):

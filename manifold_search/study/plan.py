@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from manifold_search.artifact_stores import default_location
 from manifold_search.samplers import SamplerError, canonical_name, sampler_label
 from manifold_search.study.config import (
     MAX_TRIALS,
@@ -18,7 +17,7 @@ from manifold_search.study.config import (
     pruner_section,
     validate_storage_url,
 )
-from manifold_search.study.storage import RunError
+from manifold_search.study.storage import RunError, storage_file
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ def _check_overrides(config: StudyConfig, trials: int | None, storage: str | Non
             raise RunError(str(exc)) from None
     url = config.storage_url(storage)
     records = config.space.options.get("record", True) is not False
-    if records and default_location(url) is None and config.artifact_location() is None:
+    if records and storage_file(url) is None and config.artifact_location() is None:
         raise RunError(
             f"storage {url!r} is a database server and the networks need an artifact store "
             "every worker can reach; set [study] artifacts = \"/shared/folder\" or "

@@ -51,6 +51,11 @@ def journal_path(url: str) -> Path | None:
     return None
 
 
+def storage_file(url: str) -> Path | None:
+    """The file a SQLite or journal URL names (its artifacts can live beside it), else None."""
+    return sqlite_path(url) or journal_path(url)
+
+
 def driver_url(url: str) -> str:
     """``postgresql://`` with the driver installed with manifold-search (psycopg 3).
 
