@@ -57,6 +57,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sampler-kwargs", action="append", default=[], metavar="LABEL:KWARGS",
                    help="keyword arguments of one sampler: LABEL:key=value,key=value or "
                    "LABEL:{JSON object}; repeat for several samplers")
+    p.add_argument("--pruner", metavar="NAME[,key=value...]",
+                   help="prune trials of live problems: none, median, successive-halving or "
+                   "hyperband, with the pruner's options, e.g. hyperband,min_resource=1 "
+                   "(default: none; tables report one value per trial and cannot be pruned)")
     p.add_argument("--seeds", default="20", metavar="N|A-B|LIST",
                    help="N seeds 0..N-1, a range A-B (inclusive) or a list 3,5,8 (default: 20)")
     p.add_argument("--trials", default="100", metavar="T",
@@ -132,6 +136,31 @@ def parse_budgets(text: str) -> list[int]:
     return budgets
 
 
+def parse_pruner(text: str | None, problem_name: str) -> dict[str, Any] | None:
+    """``"hyperband,min_resource=1"`` -> ``{"name": "hyperband", "options": {...}}``, checked
+    by building the pruner; ``None`` for no pruner."""
+    from manifold_search.benchmark.problems import get_problem
+    from manifold_search.benchmark.samplers import SamplerError, parse_kwargs
+    from manifold_search.study.config import ConfigError, pruner_section
+
+    if text is None or text.strip().lower() in ("", "none"):
+        return None
+    name, _, rest = text.partition(",")
+    try:
+        options = parse_kwargs(rest)
+        section = pruner_section({"name": name.strip(), **options}, "--pruner")
+    except (SamplerError, ConfigError) as exc:
+        message = str(exc).replace("--pruner: [pruner] name", "--pruner")
+        raise UsageError(f"bad --pruner {text!r}: {message}") from None
+    problem = get_problem(problem_name)
+    if not problem.supports_pruning:
+        raise UsageError(
+            f"--pruner: problem {problem.name} reports one value per trial, so nothing can be "
+            "pruned; prune live problems (--live SPACE) or drop --pruner"
+        )
+    return {"name": section.name, "options": dict(section.options)}
+
+
 def _print_list() -> int:
     from manifold_search.benchmark.problems import list_problems
 
@@ -183,6 +212,7 @@ def run_command(args: argparse.Namespace) -> int:
     threads = _positive_int(args.threads, "--threads")
     seeds = parse_seeds(args.seeds)
     specs, skipped = _samplers_for_problem(args)
+    args.pruner_spec = parse_pruner(args.pruner, args.problem)
     out = Path(args.out) if args.out else Path("runs") / "benchmark" / args.problem.replace(":", "_")
     outcome = _run(args, specs, skipped, seeds, n_trials, out, jobs, threads)
     try:
@@ -246,7 +276,7 @@ def _run(args: argparse.Namespace, specs: list[Any], skipped: dict[str, str], se
     try:
         outcome = run_benchmark(
             args.problem, specs, seeds, n_trials, out, jobs=jobs, threads=threads,
-            progress=not args.no_progress,
+            progress=not args.no_progress, pruner=args.pruner_spec,
         )
     except store.ResultsDirError as exc:
         raise UsageError(str(exc)) from None
@@ -258,6 +288,7 @@ def _run(args: argparse.Namespace, specs: list[Any], skipped: dict[str, str], se
         "jobs": jobs,
         "threads": threads,
         "seeds": seeds,
+        "pruner": args.pruner_spec,
         "samplers": [s.to_json() for s in specs],
         "finished": len(outcome.finished),
         "skipped": len(outcome.skipped),

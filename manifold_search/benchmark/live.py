@@ -9,8 +9,10 @@ in a table. Constructor options of the space follow after commas::
         --seeds 5 --trials 30 --jobs 2
 
 The objective is ``space.objective`` with the space seeded by the run's seed
-(``get_space(name, seed=seed, **options)``), run without intermediate reports so that
-the harness's default pruner cannot stop a trial before its network is recorded: data split, probe set, weight
+(``get_space(name, seed=seed, **options)``). Without ``--pruner`` it runs without
+intermediate reports, so every trial trains its full budget; with ``--pruner`` it
+reports each epoch and the pruner may stop it (the space records the pruned
+network first, so the manifold sampler still places it). Data split, probe set, weight
 initialisation and shuffling differ between seeds and are the same for every
 sampler at one seed, so runs are paired as the harness expects. Each trained
 network is recorded on the probe set (the manifold sampler needs it); the test
@@ -94,13 +96,15 @@ class LiveProblem(Problem):
             "(optimum unknown: regret is measured from accuracy 1.0)"
         )
 
-    def objective(self, seed: int) -> Callable[[optuna.Trial], float]:
+    supports_pruning = True
+
+    def objective(self, seed: int, prune: bool = False) -> Callable[[optuna.Trial], float]:
         from search_spaces import get_space
 
         space = get_space(self.space_name, seed=seed, **self.options)
 
         def objective(trial: optuna.Trial) -> float:
-            value = _full_budget_objective(space, trial)
+            value = space.objective(trial) if prune else _full_budget_objective(space, trial)
             test = trial.user_attrs.get("test_accuracy")
             if test is not None:
                 trial.set_user_attr(TEST_VALUE, float(test))
@@ -115,8 +119,8 @@ class LiveProblem(Problem):
 def _full_budget_objective(space: Any, trial: optuna.Trial) -> float:
     """``space.objective`` without intermediate reports, so no pruner stops the trial.
 
-    The harness creates its studies with Optuna's default pruner (MedianPruner); a
-    pruned trial records no network and counts as failed. Spaces built on
+    Used when the benchmark runs without a pruner, so that each trial's cost is its
+    full budget whatever pruner a space's own ``objective`` would meet. Spaces built on
     :class:`search_spaces.base.SearchSpace` are trained with ``trial=None`` (the same
     steps as their ``objective``); other spaces run their own ``objective``.
     """

@@ -66,6 +66,7 @@ def render_markdown(
         *_head(c, result, problem_info, invocations, errors),
         *_regret_sections(c, result, digits),
         *_test_regret_section(c, result, digits),
+        *_time_to_target_section(result),
         *_overhead_section(c, result),
         "", "## Curves", "", "![best-so-far regret](curves.png)", "",
         *_provenance(invocations, env),
@@ -135,6 +136,36 @@ def _test_regret_section(c: Collected, result: dict[str, Any], digits: int) -> l
                 cells.append(f"{_fmt(r['mean'], digits)} ± {_fmt(r['se'], digits)}; "
                              f"{_fmt(r['median'], digits)}")
             lines.append(f"| {x} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _time_to_target_section(result: dict[str, Any]) -> list[str]:
+    reached = result.get("time_to_target")
+    if not reached:
+        return []
+    ref = reached["reference"]
+    lines = [
+        "", f"## Time to reach {ref}'s best", "",
+        f"Per seed the target is {ref}'s best value after all trials; a sampler reaches it at "
+        "its first trial at least as good. Cost there: wall seconds since its study began "
+        "(sampler time included) and training steps reported over all its trials (epochs "
+        "a pruner let through). A seed never reached counts as slower; medians count it as "
+        "infinite ('-' when half the seeds or more never reached it). W / T / L: faster / "
+        f"equal / slower than {ref} on the same seed; p: one-sided sign test for faster.", "",
+        "| sampler | reached | median seconds | vs " + ref + ": W / T / L, p "
+        "| median steps | vs " + ref + ": W / T / L, p |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in reached["rows"]:
+        cells = []
+        for kind in ("seconds", "steps"):
+            cmp = r.get(kind)
+            cells.append("-" if cmp is None else
+                         f"{cmp['wins']} / {cmp['ties']} / {cmp['losses']}, {_fmt_p(cmp['p_sign'])}")
+        seconds = "-" if r["median_seconds"] is None else duration(r["median_seconds"])
+        steps = "-" if r["median_steps"] is None else f"{r['median_steps']:.0f}"
+        lines.append(f"| {r['sampler']} | {r['reached']}/{r['seeds']} | {seconds} | {cells[0]} "
+                     f"| {steps} | {cells[1]} |")
     return lines
 
 

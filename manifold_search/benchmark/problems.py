@@ -86,6 +86,9 @@ class Problem(ABC):
     value_label: str = "objective"
     test_label: str | None = None
     test_optimum: float | None = None
+    #: True when ``objective(seed, prune=True)`` reports intermediate values, so that a
+    #: pruner (``benchmark --pruner``) can stop trials; tables have one value per trial.
+    supports_pruning: bool = False
 
     @abstractmethod
     def objective(self, seed: int) -> Callable[[optuna.Trial], float]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from manifold_search.benchmark import stats, store
+from manifold_search.benchmark import stats, store, time_to_target
 
 
 @dataclass
@@ -33,6 +33,8 @@ class Collected:
     seconds: np.ndarray
     wall: np.ndarray
     cpu: np.ndarray
+    elapsed: np.ndarray
+    steps: np.ndarray
     failed_trials: dict[tuple[str, int], tuple[int, str | None]]
 
 
@@ -84,6 +86,7 @@ def collect(out: Path, order: Sequence[str] = ()) -> Collected:
         test_regret=stack("test_regret") if has_test else None,
         seconds=stack("sampler_seconds"), wall=wall.reshape(len(labels), len(seeds)),
         cpu=cpu.reshape(len(labels), len(seeds)),
+        elapsed=stack("elapsed_seconds"), steps=stack("steps"),
         failed_trials=failed_trials,
     )
 
@@ -106,6 +109,9 @@ def compute(c: Collected, budgets: Sequence[int], reference: str | None) -> dict
                          "total_wall": _sum(c.wall[i]), "total_cpu": _sum(c.cpu[i])}
                      for i, x in enumerate(c.labels)},
     }
+    reached = time_to_target.table(c.regret, c.elapsed, c.steps, c.labels, reference)
+    if reached is not None:
+        result["time_to_target"] = reached
     if c.test_regret is not None:
         result["test_regret"] = {
             str(b): stats.budget_table(c.test_regret[:, :, b - 1], c.labels, reference)

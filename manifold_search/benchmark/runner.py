@@ -54,15 +54,17 @@ class RunTask:
     n_trials: int
     path: str
     threads: int = 1
+    pruner: dict[str, Any] | None = None
 
     def spec(self) -> dict[str, Any]:
         """The fields a finished run file must match to be reused."""
-        return {
+        spec = {
             "problem": self.problem,
             "sampler": self.sampler,
             "seed": self.seed,
             "n_trials": self.n_trials,
         }
+        return spec if self.pruner is None else {**spec, "pruner": self.pruner}
 
 
 @dataclass
@@ -81,11 +83,23 @@ def _finite(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def execute(problem: Problem, spec: SamplerSpec, seed: int, n_trials: int) -> dict[str, Any]:
+def build_pruner(pruner: dict[str, Any] | None) -> optuna.pruners.BasePruner:
+    """The run's pruner: ``{"name": ..., "options": {...}}`` as ``[pruner]`` takes it, or none."""
+    from manifold_search.study.config import pruner_section
+
+    if pruner is None:
+        return optuna.pruners.NopPruner()
+    return pruner_section({"name": pruner["name"], **pruner.get("options", {})}).build()
+
+
+def execute(problem: Problem, spec: SamplerSpec, seed: int, n_trials: int,
+            pruner: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """Run one study and return its per-trial record (no file I/O)."""
     sampler = TimedSampler(spec.build(seed))
-    study = optuna.create_study(direction=problem.direction, sampler=sampler)
-    objective = problem.objective(seed)
+    study = optuna.create_study(
+        direction=problem.direction, sampler=sampler, pruner=build_pruner(pruner)
+    )
+    objective = problem.objective(seed, prune=True) if pruner else problem.objective(seed)
     errors: list[str] = []
 
     def recorded(trial: optuna.Trial) -> float:
@@ -93,22 +107,39 @@ def execute(problem: Problem, spec: SamplerSpec, seed: int, n_trials: int) -> di
         # that a broken sampler or problem cannot pass for a bad one.
         try:
             return objective(trial)
+        except optuna.TrialPruned:
+            raise
         except Exception as exc:
             errors.append(f"trial {trial.number}: {type(exc).__name__}: {exc}")
             raise
 
     start, cpu_start = time.perf_counter(), time.process_time()
+    start_time = datetime.now()
     study.optimize(recorded, n_trials=n_trials, catch=(Exception,))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
 
     return {
         **_trajectory(problem, study.trials),
+        **_costs(study.trials, start_time),
         "sampler_seconds": [sampler.seconds.get(t.number, 0.0) for t in study.trials],
         "wall_seconds": wall,
         "cpu_seconds": cpu,
         "failed_trials": len(errors),
         "first_error": errors[0] if errors else None,
     }
+
+
+def _costs(trials: list[optuna.trial.FrozenTrial], start: datetime) -> dict[str, Any]:
+    """Per trial, cumulative cost: seconds since the study began when it ended, and
+    training steps reported so far (the epochs a pruner lets through; 0 when the
+    problem reports none). Time-to-target statistics read these."""
+    elapsed, steps, total = [], [], 0
+    for trial in sorted(trials, key=lambda t: t.number):
+        end = trial.datetime_complete
+        elapsed.append(None if end is None else round((end - start).total_seconds(), 4))
+        total += len(trial.intermediate_values)
+        steps.append(total)
+    return {"elapsed_seconds": elapsed, "steps": steps}
 
 
 def _trajectory(problem: Problem, trials: list[optuna.trial.FrozenTrial]) -> dict[str, Any]:
@@ -161,7 +192,7 @@ def run_task(task: RunTask) -> tuple[str, int, str | None, float]:
     try:
         ensure_registered(task.problem_module)
         problem = get_problem(task.problem)
-        record = execute(problem, spec, task.seed, task.n_trials)
+        record = execute(problem, spec, task.seed, task.n_trials, task.pruner)
     except Exception:
         err_file.parent.mkdir(parents=True, exist_ok=True)
         err_file.write_text(traceback.format_exc())
@@ -179,13 +210,13 @@ def run_task(task: RunTask) -> tuple[str, int, str | None, float]:
 
 def plan(
     problem: str, specs: Sequence[SamplerSpec], seeds: Sequence[int], n_trials: int, out: Path,
-    threads: int = 1,
+    threads: int = 1, pruner: dict[str, Any] | None = None,
 ) -> list[RunTask]:
     """All runs of the benchmark, seed-major so that every seed finishes early."""
     module = problem_module(problem)
     return [
         RunTask(problem, module, spec.to_json(), seed, n_trials,
-                str(store.run_path(out, spec.label, seed)), threads)
+                str(store.run_path(out, spec.label, seed)), threads, pruner)
         for seed in seeds
         for spec in specs
     ]
@@ -201,6 +232,7 @@ def run_benchmark(
     jobs: int = 2,
     threads: int = 1,
     progress: bool = True,
+    pruner: dict[str, Any] | None = None,
 ) -> Outcome:
     """Run every missing (sampler, seed) pair and write its result under ``out``.
 
@@ -210,9 +242,9 @@ def run_benchmark(
     from tqdm.auto import tqdm
 
     out = Path(out)
-    store.check_meta(out, problem, n_trials)
+    store.check_meta(out, problem, n_trials, pruner)
     outcome = Outcome()
-    pending = _pending(plan(problem, specs, seeds, n_trials, out, threads), outcome)
+    pending = _pending(plan(problem, specs, seeds, n_trials, out, threads, pruner), outcome)
     bar = tqdm(
         total=len(pending), desc=problem, unit="run", file=sys.stderr,
         disable=not progress or not pending, dynamic_ncols=True,

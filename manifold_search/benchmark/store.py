@@ -42,8 +42,9 @@ def run_path(out: Path, label: str, seed: int) -> Path:
     return Path(out) / RUNS_DIR / label / f"seed-{seed:04d}.json"
 
 
-def check_meta(out: Path, problem: str, n_trials: int) -> None:
-    """Claim ``out`` for (problem, n_trials), or refuse if it holds another benchmark."""
+def check_meta(out: Path, problem: str, n_trials: int,
+               pruner: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+    """Claim ``out`` for (problem, n_trials, pruner), or refuse if it holds another benchmark."""
     meta_file = Path(out) / META_FILE
     if meta_file.exists():
         meta = read_json(meta_file)
@@ -53,8 +54,22 @@ def check_meta(out: Path, problem: str, n_trials: int) -> None:
                 f"problem {meta.get('problem')!r}; use another --out for "
                 f"{n_trials} trials on {problem!r}"
             )
+        if meta.get("pruner") != (dict(pruner) if pruner else None):
+            raise ResultsDirError(
+                f"results directory {str(out)!r} holds runs with pruner "
+                f"{_pruner_text(meta.get('pruner'))}; use another --out for pruner "
+                f"{_pruner_text(pruner)}"
+            )
         return
-    write_json_atomic(meta_file, {"problem": problem, "n_trials": n_trials})
+    meta = {"problem": problem, "n_trials": n_trials}
+    write_json_atomic(meta_file, meta if not pruner else {**meta, "pruner": dict(pruner)})
+
+
+def _pruner_text(pruner: Mapping[str, Any] | None) -> str:
+    if not pruner:
+        return "none"
+    options = ",".join(f"{k}={v}" for k, v in pruner.get("options", {}).items())
+    return pruner["name"] + (f",{options}" if options else "")
 
 
 def read_meta(out: Path) -> dict[str, Any]:
