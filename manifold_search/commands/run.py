@@ -66,6 +66,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="none, median, successive-halving or hyperband (Optuna's defaults; "
                    "options go in the config's [pruner] table). A pruned trial still records "
                    "the network it has when pruned")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="start no new trial after this many seconds (the running one "
+                   "finishes; rerun to continue) (default: [study] timeout, else none)")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run_command)
@@ -82,7 +85,8 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         plan = make_plan(config, trials=args.trials, storage=args.storage, sampler=args.sampler,
-                         seed=args.seed, workers=args.workers, pruner=args.pruner)  # fmt: skip
+                         seed=args.seed, workers=args.workers, pruner=args.pruner,
+                         timeout=args.timeout)  # fmt: skip
         outcome = run_study(plan, progress=not args.no_progress, report=not args.no_report)
     except StudyError as exc:
         raise UsageError(str(exc)) from None
@@ -107,6 +111,8 @@ def _finished_line(outcome: Any) -> str:
 
 
 def _closing_lines(args: argparse.Namespace, plan: Any, outcome: Any) -> int:
+    from manifold_search._format import duration
+
     resume = shlex.join(["manifold-search", *args.argv])
     best = outcome.best
     if best is not None:
@@ -121,11 +127,16 @@ def _closing_lines(args: argparse.Namespace, plan: Any, outcome: Any) -> int:
         return 130
     if outcome.report is not None:
         print(f"report: {outcome.report}")
+        print(f"interactive manifold: manifold-search explore {plan.output_dir}"
+              + ("" if plan.is_main else f" --study {plan.study_name}"))
     if outcome.refine is not None:
         print(f"refine: {outcome.refine} (sparsified winners; export one with: manifold-search "
               f"export {plan.output_dir})")
-        print(f"interactive manifold: manifold-search explore {plan.output_dir}"
-              + ("" if plan.is_main else f" --study {plan.study_name}"))
+    if outcome.timed_out:
+        skipped = " ([refine] waits for the target)" if plan.config.refine is not None else ""
+        print(f"stopped at the timeout of {duration(plan.timeout)} with {outcome.finished}/"
+              f"{outcome.target} finished trials{skipped}; continue with: {resume}",
+              file=sys.stderr)
     if outcome.dead_workers:
         print(f"stopped: {'; '.join(outcome.dead_workers)}; its trial is marked FAIL on resume, "
               f"finished trials are kept; resume with: {resume}", file=sys.stderr)

@@ -32,6 +32,7 @@ on the command line (``--storage``) are relative to the working directory.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -67,6 +68,7 @@ class StudySection:
     output_dir: str | None = None
     artifacts: str | None = None
     artifacts_endpoint: str | None = None
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ _STUDY_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
                   '"/shared/x-artifacts" or "s3://bucket/prefix"'),
     "artifacts_endpoint": ((str,), 'an S3 endpoint URL, e.g. artifacts_endpoint = '
                            '"http://127.0.0.1:9000"'),
+    "timeout": ((int, float), "seconds after which no new trial starts, e.g. timeout = 600"),
 }
 #: More trials than this in one study is a typo, not a plan (the sampler is measured to 2,000).
 MAX_TRIALS = 100_000
@@ -265,6 +268,10 @@ def _study_section(table: Mapping[str, Any], path: str) -> StudySection:
     seed = table.get("seed", 0)
     if seed < 0:
         raise ConfigError(f"{path}: [study] seed must be non-negative, got {seed}")
+    timeout = table.get("timeout")
+    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+        raise ConfigError(f"{path}: [study] timeout must be a positive number of seconds, "
+                          f"got {timeout}; or leave it out for no time limit")
     storage = table.get("storage")
     if storage is not None:
         try:
@@ -275,6 +282,7 @@ def _study_section(table: Mapping[str, Any], path: str) -> StudySection:
         name=name, n_trials=table["n_trials"], direction=direction, seed=seed,
         storage=storage, output_dir=table.get("output_dir"), artifacts=_artifacts(table, path),
         artifacts_endpoint=table.get("artifacts_endpoint"),
+        timeout=None if timeout is None else float(timeout),
     )  # fmt: skip
 
 

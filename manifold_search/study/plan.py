@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ class StudyPlan:
     n_trials: int
     workers: int = 1
     pruner: PrunerSection = field(default_factory=PrunerSection)
+    timeout: float | None = None  # seconds after which this run starts no new trial
 
     @property
     def output_dir(self) -> Path:
@@ -108,6 +110,7 @@ def make_plan(
     seed: int | None = None,
     workers: int = 1,
     pruner: str | None = None,
+    timeout: float | None = None,
 ) -> StudyPlan:
     """Apply command-line overrides to ``config``.
 
@@ -116,6 +119,8 @@ def make_plan(
     how a random-search baseline or a TPE comparison is run beside the main study.
     """
     url = _check_overrides(config, trials, storage, seed, workers)
+    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+        raise RunError(f"--timeout must be a positive number of seconds, got {timeout}")
     section = config.sampler
     name = config.study.name
     if sampler is not None:
@@ -140,6 +145,7 @@ def make_plan(
         n_trials=config.study.n_trials if trials is None else trials,
         workers=workers,
         pruner=_pruner(config, pruner),
+        timeout=config.study.timeout if timeout is None else timeout,
     )
 
 

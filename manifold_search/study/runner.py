@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -69,6 +70,7 @@ class RunOutcome:
     stale: list[int] = field(default_factory=list)
     interrupted: bool = False
     stopped_failing: bool = False
+    timed_out: bool = False  # stopped at [study] timeout / --timeout short of the target
     dead_workers: list[str] = field(default_factory=list)
     first_error: str | None = None
     wall_seconds: float = 0.0  # this run
@@ -80,12 +82,21 @@ class RunOutcome:
 
 
 class _Progress:
-    """A tqdm bar over finished trials with the best value, plus one line per failure."""
+    """A tqdm bar over finished trials with the best value, plus one line per failure.
 
-    def __init__(self, study: optuna.Study, plan: StudyPlan, enabled: bool) -> None:
+    While a trial trains, a background thread reads the running trials' reported
+    epochs from the storage every second and shows them ("trial 12 epoch 7/15"), so a
+    long trial shows signs of life; this works alike for one process and for workers.
+    """
+
+    def __init__(self, study: optuna.Study, plan: StudyPlan, enabled: bool,
+                 epochs: int | None = None) -> None:  # fmt: skip
         from tqdm.auto import tqdm
 
         self.study = study
+        self.epochs = epochs
+        self.best_text = ""
+        self._stop = threading.Event()
         self.seen_failed = {t.number for t in study.get_trials(deepcopy=False,
                                                                  states=(TrialState.FAIL,))}  # fmt: skip
         self.first_error: str | None = None
@@ -98,6 +109,19 @@ class _Progress:
             "{postfix}",
         )  # fmt: skip
         self.update()
+        self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
+        if enabled:
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            with contextlib.suppress(Exception):  # a busy database: show it next second
+                self.bar.set_postfix_str(self._postfix(running_epochs(self.study)))
+
+    def _postfix(self, running: dict[int, int]) -> str:
+        total = f"/{self.epochs}" if self.epochs else ""
+        live = ", ".join(f"trial {n} epoch {e}{total}" for n, e in sorted(running.items())[:3])
+        return " · ".join(x for x in (self.best_text, live) if x)
 
     def update(self) -> None:
         trials = self.study.get_trials(deepcopy=False)
@@ -111,11 +135,22 @@ class _Progress:
                 self.bar.write(f"trial {t.number} failed: {error}", file=sys.stderr)
         best = best_trial(self.study)
         if best is not None:
-            self.bar.set_postfix_str(f"best {best.value:.4g} (trial {best.number})", refresh=False)
+            self.best_text = f"best {best.value:.4g} (trial {best.number})"
+            self.bar.set_postfix_str(self.best_text, refresh=False)
         self.bar.update(min(done, self.bar.total) - self.bar.n)
 
     def close(self) -> None:
+        self._stop.set()
+        if self._ticker.is_alive():
+            self._ticker.join(timeout=5)
         self.bar.close()
+
+
+def running_epochs(study: optuna.Study) -> dict[int, int]:
+    """Running trial number -> epochs it has reported (1-based; 0 before the first)."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return {t.number: (max(t.intermediate_values) + 1 if t.intermediate_values else 0)
+            for t in running}
 
 
 def write_run_file(plan: StudyPlan) -> None:
@@ -245,12 +280,14 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
     outcome.study_seconds = trials_span(study)
     outcome.finished = n_finished(study)
     outcome.best = best_trial(study)
+    outcome.timed_out = (plan.timeout is not None and outcome.finished < plan.n_trials
+                         and not (outcome.interrupted or outcome.stopped_failing))
     if report and not outcome.interrupted and outcome.best is not None:
         from manifold_search.study.report import write_report
 
         outcome.report = write_report(study, plan.output_dir, main=plan.is_main, log=log,
                                       storage_url=plan.storage_url)  # fmt: skip
-        if plan.config.refine is not None and plan.is_main:
+        if plan.config.refine is not None and plan.is_main and not outcome.timed_out:
             from manifold_search.refine.study import refine_study
 
             outcome.refine = refine_study(study, outcome.report.parent, plan.config.refine,
@@ -262,17 +299,20 @@ def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, n_existing: in
                 outcome: RunOutcome, progress: bool) -> None:  # fmt: skip
     """Train until the target (in this process, or in worker processes); fill ``outcome``."""
     remaining = plan.n_trials - outcome.finished_before
-    bar = _Progress(study, plan, progress and remaining > 0)
+    bar = _Progress(study, plan, progress and remaining > 0, getattr(space, "epochs", None))
+    # CLOCK_MONOTONIC is one clock for every process of this machine, so workers share it.
+    deadline = None if plan.timeout is None else time.monotonic() + plan.timeout
     try:
         if remaining > 0 and plan.workers == 1:
             study.sampler = build_section_sampler(plan.sampler,
                                                   derived_seed(plan.seed, 0, n_existing))  # fmt: skip
             objective = TrialObjective(space, plan.output_dir / ERROR_LOG)
-            status = trial_loop(study, objective, plan.n_trials, after_trial=bar.update)
+            status = trial_loop(study, objective, plan.n_trials, after_trial=bar.update,
+                                deadline=deadline)  # fmt: skip
             outcome.stopped_failing = status == "failing"
         elif remaining > 0:
-            outcome.stopped_failing, outcome.dead_workers = run_workers(plan, n_existing, study,
-                                                                        bar.update)  # fmt: skip
+            outcome.stopped_failing, outcome.dead_workers = run_workers(
+                plan, n_existing, study, bar.update, deadline)
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:

@@ -153,11 +153,14 @@ def trial_loop(
     objective: Callable[[optuna.Trial], float],
     target: int,
     after_trial: Callable[[], None] | None = None,
+    deadline: float | None = None,
 ) -> str:
     """Run trials until finished + running trials reach ``target``.
 
-    Returns ``"done"`` or ``"failing"`` (MAX_CONSECUTIVE_FAILURES trials in a row
-    failed). KeyboardInterrupt propagates (Optuna has marked the trial FAIL).
+    Returns ``"done"``, ``"failing"`` (MAX_CONSECUTIVE_FAILURES trials in a row
+    failed) or ``"timeout"`` (``time.monotonic()`` passed ``deadline``: as Optuna's
+    ``timeout``: checked after each trial, so one always runs; none starts after it).
+    KeyboardInterrupt propagates (Optuna has marked the trial FAIL).
     """
     failures = 0
     last: list[FrozenTrial] = []
@@ -169,6 +172,8 @@ def trial_loop(
         c = counts(study)
         if c["COMPLETE"] + c["PRUNED"] + c["RUNNING"] >= target:
             return "done"
+        if deadline is not None and last and time.monotonic() >= deadline:
+            return "timeout"  # checked after a trial, as Optuna's timeout: one always runs
         last.clear()
         study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[remember])
         if after_trial is not None:
@@ -206,7 +211,8 @@ def quiet_optuna() -> None:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def _worker_main(plan: StudyPlan, worker: int, n_existing: int) -> None:
+def _worker_main(plan: StudyPlan, worker: int, n_existing: int,
+                 deadline: float | None = None) -> None:  # fmt: skip
     """Entry point of a worker process (spawn): one torch thread, the shared storage."""
     import torch
 
@@ -220,10 +226,10 @@ def _worker_main(plan: StudyPlan, worker: int, n_existing: int) -> None:
         study = optuna.load_study(study_name=plan.study_name, storage=open_storage(plan.storage_url),
                                   sampler=sampler, pruner=plan.pruner.build())  # fmt: skip
         objective = TrialObjective(space, plan.output_dir / ERROR_LOG)
-        status = trial_loop(study, objective, plan.n_trials)
+        status = trial_loop(study, objective, plan.n_trials, deadline=deadline)
     except KeyboardInterrupt:
         sys.exit(130)
-    sys.exit(0 if status == "done" else 3)
+    sys.exit(3 if status == "failing" else 0)
 
 
 #: Exit codes of a worker that stopped on its own: done, interrupted, trials kept failing.
@@ -231,7 +237,8 @@ _WORKER_EXITS = (0, 130, 3)
 
 
 def run_workers(plan: StudyPlan, n_existing: int, study: optuna.Study,
-                on_tick: Callable[[], None]) -> tuple[bool, list[str]]:  # fmt: skip
+                on_tick: Callable[[], None],
+                deadline: float | None = None) -> tuple[bool, list[str]]:  # fmt: skip
     """Run ``plan.workers`` processes to the target.
 
     Returns (stopped on failures, workers that died): a worker killed from outside
@@ -244,7 +251,7 @@ def run_workers(plan: StudyPlan, n_existing: int, study: optuna.Study,
     processes = []
     with thread_env(1):
         for k in range(plan.workers):
-            process = ctx.Process(target=_worker_main, args=(plan, k, n_existing),
+            process = ctx.Process(target=_worker_main, args=(plan, k, n_existing, deadline),
                                   name=f"manifold-search-worker-{k}", daemon=False)  # fmt: skip
             process.start()
             processes.append(process)
