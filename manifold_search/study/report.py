@@ -158,6 +158,7 @@ def _manifold_text(data: StudyData, corr: list[tuple[str, float, float]]) -> lis
         "",
         *[f"- **{title}**: {what}" for _, title, what in FEATURES],
         "",
+        *_sparse_text(data),
         "An interactive version (hover for each trial's parameters and metrics): "
         "`manifold-search explore` writes `manifold.html` beside this report.",
         "",
@@ -171,6 +172,23 @@ def _manifold_text(data: StudyData, corr: list[tuple[str, float, float]]) -> lis
         "",
         f"Rank correlations over {len(data.keys)} networks of one study; p-values are "
         "per feature, not corrected for testing four.",
+    ]
+
+
+def _sparse_text(data: StudyData) -> list[str]:
+    """What the hollow diamonds of the objective's panel are, when the refine stage made any."""
+    if not data.sparse:
+        return []
+    trials = sorted({p.trial for p in data.sparse})
+    methods = ", ".join(dict.fromkeys(p.method for p in data.sparse))
+    return [
+        f"Hollow diamonds (objective panel): the {len(data.sparse)} sparse networks of the refine "
+        f"stage ([refine.md](refine.md); methods {methods}; trials {', '.join(f'#{t}' for t in trials)}), "
+        "each joined by a line to its dense original and sized by its sparsity. They are placed "
+        "without refitting the layout, at the mean of their nearest dense networks weighted by "
+        "inverse squared network distance: a sparse network on top of its original arranges the "
+        "probe inputs as the original does. They are not trials; the sampler never sees them.",
+        "",
     ]
 
 
