@@ -87,6 +87,22 @@ def index_entry(weights: str, record: dict[str, Any], row: Mapping[str, Any]) ->
     return {"weights": weights, "record": record, **metrics}
 
 
+def remove_artifacts(store: Any, value: Any) -> None:
+    """Delete the weights and record of a replaced index entry (sparsifying again the same
+    trial, method and sparsity), so repeated runs do not pile up files in the store."""
+    from optuna.artifacts.exceptions import ArtifactNotFound
+
+    ids = [value] if isinstance(value, str) else []
+    if isinstance(value, Mapping):
+        ids = [value.get("weights"), (value.get("record") or {}).get("artifact_id")]
+    for artifact_id in ids:
+        if isinstance(artifact_id, str):
+            try:
+                store.remove(artifact_id)
+            except ArtifactNotFound:
+                pass
+
+
 def _entry(trial: str, method: str, sparsity: str, value: Any) -> SparseNetwork | None:
     try:
         number, level = int(trial), float(sparsity)
@@ -133,4 +149,4 @@ def load_sparse_representation(network: SparseNetwork, store: Any, layer: str = 
 
 
 __all__ = ["SparseNetwork", "check_probe", "index_entry", "load_sparse_representation", "read_sparse",
-           "record_sparse"]  # fmt: skip
+           "record_sparse", "remove_artifacts"]  # fmt: skip

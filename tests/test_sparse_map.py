@@ -210,3 +210,20 @@ def test_explore_page_draws_sparse_networks(refined, tmp_path):
     assert doc["lines"] == doc["diamonds"] == doc["rows"] == 4
     assert doc["linesUnderPoints"] and doc["finite"]
     assert "sparse network of" in doc["tip"] and "distance to original" in doc["tip"] and "kept" in doc["tip"]
+
+
+def test_a_replaced_entry_leaves_no_files_behind(tmp_path):
+    from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+
+    from manifold_search.sparse_networks import remove_artifacts
+
+    store = FileSystemArtifactStore(str(tmp_path / "store"))
+    (tmp_path / "store").mkdir()
+    study = optuna.create_study()
+    (tmp_path / "f").write_bytes(b"x")
+    ids = [upload_artifact(artifact_store=store, file_path=str(tmp_path / "f"), study_or_trial=study)
+           for _ in range(3)]  # fmt: skip
+    remove_artifacts(store, {"weights": ids[0], "record": {"artifact_id": ids[1]}})
+    remove_artifacts(store, ids[2])  # an entry of the older format: the weights id alone
+    remove_artifacts(store, ids[2])  # already gone: no error
+    assert list((tmp_path / "store").iterdir()) == []

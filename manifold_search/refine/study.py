@@ -37,7 +37,12 @@ from manifold_search.refine.settings import RefineSettings
 from manifold_search.refine.sparsify import sparsify
 from manifold_search.refine.weights import upload_weights
 from manifold_search.representations import default_artifact_store
-from manifold_search.sparse_networks import check_probe, index_entry, record_sparse
+from manifold_search.sparse_networks import (
+    check_probe,
+    index_entry,
+    record_sparse,
+    remove_artifacts,
+)
 
 TABLE, RESULTS = "refine.md", "refine.json"
 COLUMNS = ("trial", "method", "sparsity", "test_accuracy", "kept", "distance", "zeros", "seconds")
@@ -75,7 +80,10 @@ def _network_rows(built, settings: RefineSettings, store, study, progress: bool)
                     "test_accuracy": test, "settings": result.settings}  # fmt: skip
             artifact = upload_weights(study, sparse, store, result.masks[s], meta)
             record = record_sparse(study, sparse, data.probe, store)
-            entry.setdefault(method, {})[str(s)] = index_entry(artifact, record, row)
+            replaced = entry.setdefault(method, {}).get(str(s))
+            entry[method][str(s)] = index_entry(artifact, record, row)
+            if replaced is not None:
+                remove_artifacts(store, replaced)
             rows.append(row)
     study.set_user_attr(SPARSE, index)
     return rows
