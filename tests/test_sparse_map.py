@@ -120,6 +120,8 @@ def test_report_draws_them_and_says_so(refined):
     study, out = refined
     report = out / "report"
     assert (report / "manifold.png").stat().st_size > 1000
+    assert (report / "sparse.png").stat().st_size > 1000  # the zoomed view, one panel per winner
+    assert "](sparse.png)" in (report / "report.md").read_text()
     assert "Hollow diamonds" in (report / "report.md").read_text()
     assert "manifold.png" in (report / "refine.md").read_text()
     data = collect(study)
@@ -130,6 +132,9 @@ def test_report_draws_them_and_says_so(refined):
     assert all(np.allclose(line.get_xydata()[0], best) for line in ax.lines)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["sparse, fip (2)", "sparse, magnitude (2)"]
+    other = _figure(4, 3).add_subplot()
+    draw_sparse(other, data, data.coords, trial=study.best_trial.number + 1000)  # no such winner
+    assert not other.lines and not other.collections
     diamonds = ax.collections  # one scatter of hollow diamonds per method, two networks each
     assert [len(c.get_offsets()) for c in diamonds] == [2, 2]
     assert all(len(c.get_facecolors()) == 0 or c.get_facecolors()[0][3] == 0 for c in diamonds)

@@ -45,6 +45,7 @@ from manifold_search.study.data import (
 )
 from manifold_search.study.locate import report_dir
 from manifold_search.study.plots import plot_features, plot_history, plot_manifold
+from manifold_search.study.sparse_plot import plot_sparse_zoom
 from manifold_search.study.storage import ReportError, trials_span
 
 N_BEST = 5  # rows of the best-trials table
@@ -189,6 +190,8 @@ def _sparse_text(data: StudyData) -> list[str]:
         "inverse squared network distance: a sparse network on top of its original arranges the "
         "probe inputs as the original does. They are not trials; the sampler never sees them.",
         "",
+        "![sparse networks beside their dense originals](sparse.png)",
+        "",
     ]
 
 
@@ -262,9 +265,11 @@ def write_report(
     if has_manifold:
         plot_manifold(data, target / "manifold.png")
         corr = plot_features(data, target / "features.png")
+        if not plot_sparse_zoom(data, target / "sparse.png"):
+            (target / "sparse.png").unlink(missing_ok=True)
     else:
         data.notes.append(f"{len(data.keys)} network(s) on the manifold; the plots need at least 3")
-        for stale in ("manifold.png", "features.png"):
+        for stale in ("manifold.png", "features.png", "sparse.png"):
             (target / stale).unlink(missing_ok=True)
     path = target / "report.md"
     path.write_text(render(data, baselines, baseline_note, imp, imp_note, corr, has_manifold))
