@@ -187,8 +187,10 @@ def _sparse_text(data: StudyData) -> list[str]:
         f"stage ([refine.md](refine.md); methods {methods}; trials {', '.join(f'#{t}' for t in trials)}), "
         "each joined by a line to its dense original and sized by its sparsity. They are placed "
         "without refitting the layout, at the mean of their nearest dense networks weighted by "
-        "inverse squared network distance: a sparse network on top of its original arranges the "
-        "probe inputs as the original does. They are not trials; the sampler never sees them.",
+        "inverse squared network distance: one that arranges the probe inputs as its original "
+        "does lands on it; one unlike every dense network lands among its nearest ones, so its "
+        "distance to the original is read in refine.md or on the explore page, not from the "
+        "line's length. They are not trials; the sampler never sees them.",
         "",
         "![sparse networks beside their dense originals](sparse.png)",
         "",
