@@ -24,7 +24,7 @@ def method_colour(method: str) -> str:
 
 
 def _size(sparsity: float) -> float:
-    return 30.0 + 90.0 * float(np.clip(sparsity, 0.0, 1.0))
+    return 18.0 + 62.0 * float(np.clip(sparsity, 0.0, 1.0))
 
 
 def draw_sparse(ax: Any, data: Any, coords: np.ndarray, trial: int | None = None) -> None:
@@ -40,7 +40,7 @@ def draw_sparse(ax: Any, data: Any, coords: np.ndarray, trial: int | None = None
     for method in dict.fromkeys(p.method for p in points):
         mine = [p for p in points if p.method == method]
         ax.scatter([p.x for p in mine], [p.y for p in mine], s=[_size(p.sparsity) for p in mine], marker="D",
-                   facecolors="none", edgecolors=method_colour(method), lw=1.2, zorder=5.5,
+                   facecolors="none", edgecolors=method_colour(method), lw=1.0, zorder=5.5,
                    label=f"sparse, {method} ({len(mine)})")  # fmt: skip
     ax.legend(title="refine: sparse networks\n(size: sparsity; line: to the\ndense original)",
               fontsize=7, title_fontsize=7, loc="best", framealpha=0.85)  # fmt: skip
