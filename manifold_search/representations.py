@@ -236,6 +236,31 @@ def check_recordable(trial: optuna.Trial, probe: Probe, artifact_store: Any | No
         default_artifact_store(trial.study)
 
 
+def upload_arrays(
+    study_or_trial: optuna.Study | optuna.Trial,
+    arrays: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    store: Any,
+    filename: str = "network.npz",
+) -> str:
+    """Upload representations and the probe labels as one ``.npz`` artifact; its id.
+
+    The storage format of every network record, a trial's or (attached to the study)
+    a sparse network's of the refine stage; read back with :func:`download_arrays`.
+    """
+    payload = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
+    payload["__labels__"] = np.asarray(labels, dtype=np.int64)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, filename)
+        np.savez_compressed(path, **payload)
+        return upload_artifact(
+            artifact_store=store,
+            file_path=path,
+            study_or_trial=study_or_trial,
+            mimetype="application/octet-stream",
+        )
+
+
 def record_representations(
     trial: optuna.Trial,
     arrays: Mapping[str, np.ndarray],
@@ -254,17 +279,7 @@ def record_representations(
     study = trial.study
     _check_probe(study, probe_fingerprint)
     store = artifact_store if artifact_store is not None else default_artifact_store(study)
-    payload = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
-    payload["__labels__"] = np.asarray(labels, dtype=np.int64)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, f"trial{trial.number}_network.npz")
-        np.savez_compressed(path, **payload)
-        artifact_id = upload_artifact(
-            artifact_store=store,
-            file_path=path,
-            study_or_trial=trial,
-            mimetype="application/octet-stream",
-        )
+    artifact_id = upload_arrays(trial, arrays, labels, store, f"trial{trial.number}_network.npz")
     reference = {
         "artifact_id": artifact_id,
         "probe": probe_fingerprint,
@@ -330,23 +345,31 @@ def load_network(
             "probe) in the objective"
         )
     store = artifact_store if artifact_store is not None else default_artifact_store(study)
-    artifact_id = reference.get("artifact_id")
+    owner = f"trial {trial.number}"
+    arrays = download_arrays(store, reference.get("artifact_id"), owner)
+    check_arrays(arrays, reference, owner)
+    return arrays
+
+
+def download_arrays(store: Any, artifact_id: Any, owner: str) -> dict[str, np.ndarray]:
+    """The arrays of a record written by :func:`upload_arrays` (never unpickled).
+
+    ``owner`` names the network in the one-line :class:`RecordError` (e.g. ``"trial 3"``).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "network.npz")
         try:
             download_artifact(artifact_store=store, artifact_id=artifact_id, file_path=path)
         except (ArtifactNotFound, OSError) as error:
             raise RecordError(
-                f"trial {trial.number}: network record {artifact_id} is missing from the "
+                f"{owner}: network record {artifact_id} is missing from the "
                 f"artifact store ({type(error).__name__}); if the study's database was moved, "
                 "move its artifact folder (<database>.artifacts) with it"
             ) from None
-        arrays = _read_npz(path, trial.number)
-    _check_arrays(arrays, reference, trial.number)
-    return arrays
+        return _read_npz(path, owner)
 
 
-def _read_npz(path: str, number: int) -> dict[str, np.ndarray]:
+def _read_npz(path: str, owner: str) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` file, never unpickling; RecordError for anything else."""
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -357,12 +380,12 @@ def _read_npz(path: str, number: int) -> dict[str, np.ndarray]:
             AttributeError, RuntimeError, zlib.error) as error:  # fmt: skip
         # numpy's own message for a pickle suggests loading it unsafely: never pass it on
         raise RecordError(
-            f"trial {number}: network record is not a readable .npz (truncated or corrupted: "
+            f"{owner}: network record is not a readable .npz (truncated or corrupted: "
             f"{type(error).__name__})"
         ) from None
 
 
-def _check_arrays(arrays: Mapping[str, np.ndarray], reference: Mapping[str, Any], number: int) -> None:
+def check_arrays(arrays: Mapping[str, np.ndarray], reference: Mapping[str, Any], owner: str) -> None:
     """The record holds the labels and every layer its reference lists, with those shapes."""
     expected = {name: list(shape) for name, shape in (reference.get("layers") or {}).items()}
     found = {name: list(value.shape) for name, value in arrays.items() if name != "__labels__"}
@@ -372,7 +395,7 @@ def _check_arrays(arrays: Mapping[str, np.ndarray], reference: Mapping[str, Any]
     elif any(found.get(name) != shape for name, shape in expected.items()):
         problem = f"it holds layers {found}, its reference lists {expected}"
     if problem:
-        raise RecordError(f"trial {number}: network record does not match its reference ({problem})")
+        raise RecordError(f"{owner}: network record does not match its reference ({problem})")
 
 
 def load_representation(

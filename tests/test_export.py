@@ -131,8 +131,9 @@ def test_refine_study_writes_the_table_plot_and_sparse_weights(kept_study, tmp_p
     for number in {r["trial"] for r in rows}:
         assert (tmp_path / "report" / f"refine_trial{number}.png").stat().st_size > 1000
     index = optuna.load_study(study_name="tiny", storage=kept_study._storage).user_attrs[SPARSE]
-    artifact = index[str(kept_study.best_trial.number)]["fip"]["0.8"]
-    state, masks, meta = download_weights(default_artifact_store(kept_study), artifact)
+    entry = index[str(kept_study.best_trial.number)]["fip"]["0.8"]
+    state, masks, meta = download_weights(default_artifact_store(kept_study), entry["weights"])
+    assert entry["record"]["layers"]["penultimate"][0] == 32  # its probe representation, for the manifold
     assert meta["sparsity"] == 0.8 and meta["method"] == "fip"
     pruned = sum(int((~m).sum()) for m in masks.values())
     total = sum(m.numel() for m in masks.values())

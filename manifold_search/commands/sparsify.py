@@ -24,8 +24,11 @@ _EPILOG = textwrap.dedent(
     Writes refine.md (test accuracy, share of dense accuracy kept, network distance to
     the dense network, real share of zeros, seconds), refine.json and one
     accuracy-vs-sparsity plot per network to the run's report folder; the sparse
-    weights and masks go to the study's artifact store as safetensors. Defaults come
-    from the config's [refine] section when it has one.
+    weights and masks go to the study's artifact store as safetensors, with each sparse
+    network's probe representation. When the folder holds the run's report, the report
+    is rewritten: its manifold plot shows the sparse networks beside their originals
+    (so does 'manifold-search explore'). Defaults come from the config's [refine]
+    section when it has one.
 
     exit status: 0 written, 2 bad input or no study.
     """
@@ -99,4 +102,20 @@ def run(args: argparse.Namespace) -> int:
     except (StudyError, ValueError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
     print(f"sparsify: {path}")
+    _refresh_report(study, where, out)
     return 0
+
+
+def _refresh_report(study, where, out: Path) -> None:
+    """Rewrite the run's report where it already is, so its manifold plot shows the sparse networks."""
+    from manifold_search.study.report import write_report
+    from manifold_search.study.storage import ReportError
+
+    if not (out / "report.md").is_file():
+        return
+    try:
+        path = write_report(study, where.output_dir, main=where.main, out=out, storage_url=where.storage)
+    except ReportError as exc:
+        print(f"report not refreshed: {exc}")
+        return
+    print(f"report: {path} (the sparse networks beside their originals on manifold.png)")

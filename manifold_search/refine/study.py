@@ -12,9 +12,11 @@ method through the target sparsities, and writes into a report folder:
 - ``refine_trial<N>.png``: test accuracy against sparsity, one line per method;
 - ``refine.json``: the same rows for other tools.
 
-Sparse weights and masks go to the study's artifact store as safetensors,
-indexed in the study attribute ``manifold_search:sparse``
-(``{trial: {method: {sparsity: artifact id}}}``).
+Sparse weights and masks go to the study's artifact store as safetensors, and
+each sparse network's representation on the study's probe set beside them (so
+the report and the explore page place it on the network manifold next to its
+dense original), both indexed in the study attribute ``manifold_search:sparse``
+(see :mod:`manifold_search.sparse_networks`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ from manifold_search.refine.settings import RefineSettings
 from manifold_search.refine.sparsify import sparsify
 from manifold_search.refine.weights import upload_weights
 from manifold_search.representations import default_artifact_store
+from manifold_search.sparse_networks import (
+    check_probe,
+    index_entry,
+    record_sparse,
+    remove_artifacts,
+)
 
 TABLE, RESULTS = "refine.md", "refine.json"
 COLUMNS = ("trial", "method", "sparsity", "test_accuracy", "kept", "distance", "zeros", "seconds")
@@ -71,7 +79,11 @@ def _network_rows(built, settings: RefineSettings, store, study, progress: bool)
             meta = {"trial": built.trial.number, "method": method, "sparsity": s, "config": built.config,
                     "test_accuracy": test, "settings": result.settings}  # fmt: skip
             artifact = upload_weights(study, sparse, store, result.masks[s], meta)
-            entry.setdefault(method, {})[str(s)] = artifact
+            record = record_sparse(study, sparse, data.probe, store)
+            replaced = entry.setdefault(method, {}).get(str(s))
+            entry[method][str(s)] = index_entry(artifact, record, row)
+            if replaced is not None:
+                remove_artifacts(store, replaced)
             rows.append(row)
     study.set_user_attr(SPARSE, index)
     return rows
@@ -91,7 +103,9 @@ def render_table(rows: list[dict[str, Any]], settings: RefineSettings) -> str:
         "kept = share of the dense network's test accuracy; distance = network distance to the "
         "dense network on the probe set; zeros = real share of zeros among the prunable weights "
         "(Linear/Conv/GRU weight matrices; biases and norm layers stay dense); seconds = from the "
-        "start of the method's run to the snapshot.", "",
+        "start of the method's run to the snapshot. On the network manifold (the report's "
+        "[manifold.png](manifold.png) and `manifold-search explore`'s manifold.html) each sparse "
+        "network is a hollow diamond joined to its dense original.", "",
         "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS),
     ]  # fmt: skip
     lines += ["| " + " | ".join(_fmt(row.get(c)) for c in COLUMNS) + " |" for row in rows]
@@ -132,6 +146,7 @@ def refine_study(study: optuna.Study, report_dir: str | Path, settings: RefineSe
     store = artifact_store if artifact_store is not None else default_artifact_store(study)
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
+    check_probe(study, space.probe())  # before any training: the sparse networks are probed like the dense
     rows: list[dict[str, Any]] = []
     for trial in winners(study, settings.top):
         built = trial_model(study, trial, space, store, log=log)

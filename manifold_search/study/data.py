@@ -60,6 +60,7 @@ class StudyData:
     features: dict[int, dict[str, float]] = field(default_factory=dict)
     region: dict[int, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    sparse: list[Any] = field(default_factory=list)  # the refine stage's SparsePoints (study.sparse)
 
     @property
     def by_number(self) -> dict[int, FrozenTrial]:
@@ -120,6 +121,7 @@ def collect(study: optuna.Study, seed: int | None = None,
                 data.region[key] = float(stored["region_score"])
         data.keys = keys
         data.coords = manifold.embed(seed=seed) if keys else np.zeros((0, 2))
+        data.sparse = _sparse_points(study, manifold, data)
     for w in caught:
         text = str(w.message)
         if "diverged" in text or "left out" in text:
@@ -130,6 +132,17 @@ def collect(study: optuna.Study, seed: int | None = None,
             f"{missing} COMPLETE trial(s) recorded no network and are not on the manifold"
         )
     return data
+
+
+def _sparse_points(study: optuna.Study, manifold: Any, data: StudyData) -> list[Any]:
+    """The refine stage's sparse networks placed beside their originals, or a note why not."""
+    from manifold_search.study.sparse import place_sparse
+
+    try:
+        return place_sparse(study, manifold, data.coords, data.notes)
+    except Exception as exc:  # the picture of the dense networks never depends on them
+        data.notes.append(f"sparse networks not shown: {type(exc).__name__}: {exc}")
+        return []
 
 
 def find_baselines(study: optuna.Study, data: StudyData,

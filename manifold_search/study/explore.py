@@ -3,8 +3,10 @@
 ``write_explore(study, path)`` writes one HTML file: the PHATE layout of the
 study's trained networks (the same as the report's ``manifold.png``) as inline
 SVG, coloured by the objective, a manifold feature or a categorical parameter
-(a menu), with the best trials marked. Hovering a point (or a row of the trial
-table below) shows that trial's parameters and metrics; clicking pins it. The
+(a menu), with the best trials marked and the refine stage's sparse networks
+beside their dense originals (hollow diamonds, :mod:`manifold_search.study.sparse`).
+Hovering a point (or a row of the trial table below) shows that trial's
+parameters and metrics; clicking pins it. The
 data are embedded as JSON into the template ``explore.html`` (package data), and
 the page uses a few lines of plain JavaScript: no network access, no CDN, it
 works offline and can be mailed as one file.
@@ -66,7 +68,14 @@ def page_data(data: StudyData) -> dict[str, Any]:
     colourings += [{"key": name, "title": f"parameter '{name}'", "kind": "category"}
                    for name in categorical_params(data)]  # fmt: skip
     return {"label": data.label, "maximize": data.maximize, "points": points,
-            "colourings": colourings}  # fmt: skip
+            "colourings": colourings, "sparse": sparse_data(data)}  # fmt: skip
+
+
+def sparse_data(data: StudyData) -> list[dict[str, Any]]:
+    """The refine stage's sparse networks as the page draws them (beside their originals)."""
+    fields = ("trial", "method", "sparsity", "x", "y", "distance", "test_accuracy", "kept", "nearest")
+    on = set(data.keys)
+    return [{name: _clean(getattr(p, name)) for name in fields} for p in data.sparse if p.trial in on]
 
 
 def _template() -> str:
@@ -91,6 +100,12 @@ def build_html(data: StudyData) -> str:
         "networks' diffusion operators on the study's fixed probe set: networks that arrange "
         "the probe inputs alike sit close together. Red stars: the best 3 trials."
     )
+    if data.sparse:
+        explain += (
+            " Hollow diamonds: sparse networks of the refine stage (refine.md), each joined to its "
+            "dense original and placed among the dense networks by their network distances "
+            "(the layout is not refitted; they are not trials)."
+        )
     return (
         _template().replace("__TITLE__", html.escape(f"Network manifold: {study.study_name}"))
         .replace("__SUBTITLE__", html.escape(subtitle))
@@ -113,4 +128,4 @@ def write_explore(study: optuna.Study, path: str | Path, data: StudyData | None 
     return path
 
 
-__all__ = ["build_html", "page_data", "write_explore"]
+__all__ = ["build_html", "page_data", "sparse_data", "write_explore"]

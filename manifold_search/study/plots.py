@@ -20,6 +20,7 @@ from manifold_search.study.data import (
     spearman,
     startup_trials,
 )
+from manifold_search.study.sparse_plot import draw_sparse
 
 DPI = 110
 
@@ -100,6 +101,8 @@ def plot_manifold(data: StudyData, path: Path) -> None:
                        label="not defined")  # fmt: skip
         fig.colorbar(sc, ax=ax, shrink=0.85, pad=0.01).set_label(title, fontsize=9)
         _mark_best(ax, data, coords, annotate=ax is axes.flat[0])
+        if ax is axes.flat[0]:
+            draw_sparse(ax, data, coords)  # the refine stage's sparse networks, if any
         ax.set_title(f"coloured by {title}", fontsize=11)
     ax = axes.flat[5]
     if category:

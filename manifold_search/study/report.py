@@ -45,6 +45,7 @@ from manifold_search.study.data import (
 )
 from manifold_search.study.locate import report_dir
 from manifold_search.study.plots import plot_features, plot_history, plot_manifold
+from manifold_search.study.sparse_plot import plot_sparse_zoom
 from manifold_search.study.storage import ReportError, trials_span
 
 N_BEST = 5  # rows of the best-trials table
@@ -158,6 +159,7 @@ def _manifold_text(data: StudyData, corr: list[tuple[str, float, float]]) -> lis
         "",
         *[f"- **{title}**: {what}" for _, title, what in FEATURES],
         "",
+        *_sparse_text(data),
         "An interactive version (hover for each trial's parameters and metrics): "
         "`manifold-search explore` writes `manifold.html` beside this report.",
         "",
@@ -171,6 +173,27 @@ def _manifold_text(data: StudyData, corr: list[tuple[str, float, float]]) -> lis
         "",
         f"Rank correlations over {len(data.keys)} networks of one study; p-values are "
         "per feature, not corrected for testing four.",
+    ]
+
+
+def _sparse_text(data: StudyData) -> list[str]:
+    """What the hollow diamonds of the objective's panel are, when the refine stage made any."""
+    if not data.sparse:
+        return []
+    trials = sorted({p.trial for p in data.sparse})
+    methods = ", ".join(dict.fromkeys(p.method for p in data.sparse))
+    return [
+        f"Hollow diamonds (objective panel): the {len(data.sparse)} sparse networks of the refine "
+        f"stage ([refine.md](refine.md); methods {methods}; trials {', '.join(f'#{t}' for t in trials)}), "
+        "each joined by a line to its dense original and sized by its sparsity. They are placed "
+        "without refitting the layout, at the mean of their nearest dense networks weighted by "
+        "inverse squared network distance: one that arranges the probe inputs as its original "
+        "does lands on it; one unlike every dense network lands among its nearest ones, so its "
+        "distance to the original is read in refine.md or on the explore page, not from the "
+        "line's length. They are not trials; the sampler never sees them.",
+        "",
+        "![sparse networks beside their dense originals](sparse.png)",
+        "",
     ]
 
 
@@ -244,9 +267,11 @@ def write_report(
     if has_manifold:
         plot_manifold(data, target / "manifold.png")
         corr = plot_features(data, target / "features.png")
+        if not plot_sparse_zoom(data, target / "sparse.png"):
+            (target / "sparse.png").unlink(missing_ok=True)
     else:
         data.notes.append(f"{len(data.keys)} network(s) on the manifold; the plots need at least 3")
-        for stale in ("manifold.png", "features.png"):
+        for stale in ("manifold.png", "features.png", "sparse.png"):
             (target / stale).unlink(missing_ok=True)
     path = target / "report.md"
     path.write_text(render(data, baselines, baseline_note, imp, imp_note, corr, has_manifold))

@@ -292,6 +292,9 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
 
             outcome.refine = refine_study(study, outcome.report.parent, plan.config.refine,
                                           space=space, progress=progress, log=log)  # fmt: skip
+            # again, now with the sparse networks beside their originals on the manifold plot
+            outcome.report = write_report(study, plan.output_dir, main=plan.is_main, log=log,
+                                          storage_url=plan.storage_url)  # fmt: skip
     return outcome
 
 
