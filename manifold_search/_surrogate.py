@@ -13,12 +13,15 @@ length scale and the noise level chosen by marginal likelihood.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import nnls
 from scipy.special import ndtr
 
 from manifold_search._params import ParamEncoder
+from manifold_search.geometry import single_threaded_blas
 
 LENGTH_SCALES = (0.15, 0.25, 0.4, 0.6, 1.0, 1.6, 2.5)
 NOISES = (1e-4, 1e-2, 0.05, 0.2)
@@ -152,10 +155,11 @@ class MetricGP:
         sq = self._sq(x, x)
         if self.select_points is None or len(z) <= self.select_points:
             best = self._grid(sq, z)
-        else:
-            rows = stratified_subset(z, self.select_points)
-            chosen = self._grid(sq[np.ix_(rows, rows)], z[rows])
-            best = None if chosen is None else self._factor_all(sq, z, chosen[1], chosen[2])
+        else:  # one BLAS thread: 2 threads made this 10x slower on a busy 2-core machine
+            with single_threaded_blas():
+                rows = stratified_subset(z, self.select_points)
+                chosen = self._grid(sq[np.ix_(rows, rows)], z[rows])
+                best = None if chosen is None else self._factor_all(sq, z, chosen[1], chosen[2])
         if best is None:
             raise np.linalg.LinAlgError("no length scale gave a positive-definite kernel")
         _, self.length, self.noise, self.factor, self.alpha = best
@@ -181,7 +185,9 @@ class MetricGP:
         """Posterior mean and standard deviation, in the units of ``y``."""
         cross = np.exp(-self._sq(x_new, self.x) / (2 * self.length**2))
         mean = cross @ self.alpha
-        v = cho_solve(self.factor, cross.T)
+        large = self.select_points is not None and len(self.x) > self.select_points
+        with single_threaded_blas() if large else contextlib.nullcontext():
+            v = cho_solve(self.factor, cross.T)
         var = np.clip(1.0 - np.einsum("ij,ji->i", cross, v), 1e-12, None)
         return self.mean + self.std * mean, self.std * np.sqrt(var)
 

@@ -159,3 +159,16 @@ def test_single_threaded_blas_nests_and_restores() -> None:
             assert blas_threads() == {1}
         assert blas_threads() == {1}  # the outer block still holds the limit
     assert blas_threads() == before
+
+
+def test_distances_to_a_large_float32_stack_match_the_float64_route(monkeypatch):
+    from manifold_search import geometry
+
+    rng = np.random.default_rng(3)
+    ops = np.stack([geometry.diffusion_operator(rng.normal(size=(24, 5))) for _ in range(12)])
+    stack = ops.astype(np.float32)
+    exact = geometry.distances_to(stack[0], stack)  # 12 <= the threshold: float64 route
+    monkeypatch.setattr(geometry, "FLOAT64_DIFFERENCES_UP_TO", 4)
+    fast = geometry.distances_to(stack[0], stack)
+    assert fast[0] == 0.0
+    np.testing.assert_allclose(fast[1:], exact[1:], rtol=1e-7)
