@@ -36,6 +36,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from manifold_search._attrs import ERROR, WORKER, read_attr
+from manifold_search._signals import interrupts_kept, sigterm_as_interrupt
 from manifold_search._threads import thread_env
 from manifold_search.study.config import build_section_sampler, build_space
 from manifold_search.study.plan import StudyPlan
@@ -170,24 +171,13 @@ def trial_loop(
         if c["COMPLETE"] + c["PRUNED"] + c["RUNNING"] >= target:
             return "done"
         last.clear()
-        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[remember])
+        with interrupts_kept():  # Ctrl-C while Optuna records the result stays an interrupt
+            study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[remember])
         if after_trial is not None:
             after_trial()
         failures = failures + 1 if last and last[-1].state == TrialState.FAIL else 0
         if failures >= MAX_CONSECUTIVE_FAILURES:
             return "failing"
-
-
-def sigterm_as_interrupt() -> None:
-    """Treat SIGTERM (what schedulers and ``kill`` send) like Ctrl-C: the running trial is
-    marked FAIL with "interrupted", finished trials stay, the same command resumes."""
-
-    def interrupt(_signum: int, _frame: Any) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM really terminates
-        raise KeyboardInterrupt
-
-    with contextlib.suppress(ValueError):  # not the main thread (e.g. a test runner's)
-        signal.signal(signal.SIGTERM, interrupt)
 
 
 def _die_with_parent() -> None:
