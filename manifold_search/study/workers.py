@@ -9,11 +9,12 @@ several workers they are left alone. Storages other than SQLite get Optuna's
 heartbeat, so trials of workers that died on other machines are failed by Optuna.
 
 Parallel workers. ``workers=K`` starts K processes (``spawn`` context, one
-torch/BLAS thread each) on the shared storage. Worker ``k`` seeds its sampler
-with a seed derived from ``(seed, k, trials already stored)``, so workers do not
-repeat each other's random start-up configurations. Every worker stops when
-finished plus running trials reach the target, so a study overshoots by at most
-K - 1 trials.
+torch/BLAS thread each) on the shared storage. Each worker seeds its sampler from
+the study seed and the number of the first trial it creates (:mod:`.seeds`):
+trial numbers are unique, so no two workers, of one ``run`` or of separate ``run``
+commands on one study, share a seed or repeat each other's random start-up
+configurations. Every worker stops when finished plus running trials reach the
+target, so a study overshoots by at most K - 1 trials.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
@@ -40,6 +40,7 @@ from manifold_search._signals import interrupts_kept, sigterm_as_interrupt
 from manifold_search._threads import thread_env
 from manifold_search.study.config import build_section_sampler, build_space
 from manifold_search.study.plan import StudyPlan
+from manifold_search.study.seeds import FirstTrialSeeded
 from manifold_search.study.storage import ERROR_LOG, counts, n_finished, open_storage
 
 #: Consecutive failed trials after which a worker stops (a broken setup, not bad luck).
@@ -87,8 +88,10 @@ def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
 
     ``storage`` is the storage object ``study`` was opened on. A trial whose worker
     process on this host is gone is stale. With ``workers == 1`` a trial whose owner
-    cannot be checked is taken as stale too (a single-worker run is the only writer of
-    its study; do not run two ``run`` commands on one study at once: use ``--workers``).
+    cannot be checked is taken as stale too: another ``run`` on this host is recognised by
+    its live pid (a trial is ownerless only for the moment between its creation and its
+    worker record), but one on another host sharing a SQLite file is not; there, use
+    ``--workers`` or a database server.
     Optuna's own heartbeat check runs as well.
     """
     optuna.storages.fail_stale_trials(study)
@@ -109,11 +112,9 @@ def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
     return stale
 
 
-def derived_seed(seed: int, worker: int, n_existing: int) -> int:
-    """The sampler seed of worker ``worker`` when ``n_existing`` trials are stored."""
-    if worker == 0 and n_existing == 0:
-        return seed
-    return int(np.random.SeedSequence([seed, worker, n_existing]).generate_state(1)[0] % 2**31)
+def seeded_sampler(plan: StudyPlan) -> FirstTrialSeeded:
+    """The plan's sampler, seeded at this worker's first trial (the rule in :mod:`.seeds`)."""
+    return FirstTrialSeeded(lambda seed: build_section_sampler(plan.sampler, seed), plan.seed)
 
 
 class TrialObjective:
@@ -127,7 +128,8 @@ class TrialObjective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         try:
-            trial.set_user_attr(WORKER, self.record)
+            seed = getattr(trial.study.sampler, "worker_seed", None)  # set by FirstTrialSeeded
+            trial.set_user_attr(WORKER, self.record if seed is None else {**self.record, "seed": seed})
             return self.space.objective(trial)
         except optuna.TrialPruned:
             raise
@@ -196,7 +198,7 @@ def quiet_optuna() -> None:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def _worker_main(plan: StudyPlan, worker: int, n_existing: int) -> None:
+def _worker_main(plan: StudyPlan) -> None:
     """Entry point of a worker process (spawn): one torch thread, the shared storage."""
     import torch
 
@@ -206,9 +208,8 @@ def _worker_main(plan: StudyPlan, worker: int, n_existing: int) -> None:
     quiet_optuna()
     try:
         space = build_space(plan.config.space, plan.config.path)
-        sampler = build_section_sampler(plan.sampler, derived_seed(plan.seed, worker, n_existing))
         study = optuna.load_study(study_name=plan.study_name, storage=open_storage(plan.storage_url),
-                                  sampler=sampler, pruner=plan.pruner.build())  # fmt: skip
+                                  sampler=seeded_sampler(plan), pruner=plan.pruner.build())  # fmt: skip
         objective = TrialObjective(space, plan.output_dir / ERROR_LOG)
         status = trial_loop(study, objective, plan.n_trials)
     except KeyboardInterrupt:
@@ -220,7 +221,7 @@ def _worker_main(plan: StudyPlan, worker: int, n_existing: int) -> None:
 _WORKER_EXITS = (0, 130, 3)
 
 
-def run_workers(plan: StudyPlan, n_existing: int, study: optuna.Study,
+def run_workers(plan: StudyPlan, study: optuna.Study,
                 on_tick: Callable[[], None]) -> tuple[bool, list[str]]:  # fmt: skip
     """Run ``plan.workers`` processes to the target.
 
@@ -234,7 +235,7 @@ def run_workers(plan: StudyPlan, n_existing: int, study: optuna.Study,
     processes = []
     with thread_env(1):
         for k in range(plan.workers):
-            process = ctx.Process(target=_worker_main, args=(plan, k, n_existing),
+            process = ctx.Process(target=_worker_main, args=(plan,),
                                   name=f"manifold-search-worker-{k}", daemon=False)  # fmt: skip
             process.start()
             processes.append(process)
