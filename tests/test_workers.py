@@ -135,3 +135,46 @@ def test_samplers_set_up_at_the_same_moment_get_their_first_trials_seeds(tmp_pat
     assert [s.sampler.worker_seed for s in workers] == built
     xs = [t.suggest_float("x", 0, 1) for t in trials]
     assert xs[0] != xs[1]  # their first random draws differ
+
+
+def test_an_ownerless_trial_is_stale_only_once_it_is_not_fresh(tmp_path):
+    """A RUNNING trial with no worker record may be another run's, created a moment ago:
+    a run starting beside it must not fail it; an old one is a killed run's."""
+    import optuna
+
+    from manifold_search.study.workers import fail_stale_trials
+
+    db = tmp_path / "fresh.db"
+    storage = optuna.storages.RDBStorage(f"sqlite:///{db}")
+    study = optuna.create_study(study_name="s", storage=storage)
+    study.ask()  # RUNNING, no worker record yet
+    assert fail_stale_trials(study, storage, workers=1) == []
+    assert states(study) == {"RUNNING": 1}
+    with sqlite3.connect(db) as conn:
+        conn.execute("update trials set datetime_start = '2000-01-01 00:00:00.000000'")
+    assert fail_stale_trials(study, storage, workers=1) == [0]
+    assert states(study) == {"FAIL": 1}
+
+
+def test_an_interrupt_while_optuna_records_the_result_stays_an_interrupt(tmp_path):
+    """Ctrl-C inside the sampler's after_trial: Optuna 5.0 turns it into UnboundLocalError
+    (a traceback and exit 1 from `run`); the loop raises KeyboardInterrupt instead, and the
+    trial keeps the value it finished with (Optuna writes the state after after_trial)."""
+    import optuna
+    import pytest
+
+    from manifold_search.study.workers import trial_loop, worker_record
+
+    class InterruptedAfterTrial(optuna.samplers.RandomSampler):
+        def after_trial(self, study, trial, state, values):
+            raise KeyboardInterrupt
+
+    def objective(trial):
+        trial.set_user_attr(WORKER, worker_record())
+        return trial.suggest_float("x", 0, 1)
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'i.db'}", sampler=InterruptedAfterTrial())
+    with pytest.raises(KeyboardInterrupt):
+        trial_loop(study, objective, target=3)
+    (trial,) = study.trials
+    assert trial.state.name == "COMPLETE" and trial.value == trial.params["x"]

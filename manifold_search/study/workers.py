@@ -29,6 +29,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,16 @@ def owner_alive(record: dict[str, Any] | None) -> bool | None:
     return start is None or _proc_start(pid) in (None, start)
 
 
+#: A RUNNING trial without a worker record younger than this may be another process's
+#: trial between its creation and its record; it is not failed as stale.
+FRESH_SECONDS = 60.0
+
+
+def _just_started(trial: FrozenTrial) -> bool:
+    start = trial.datetime_start  # Optuna stores local naive time
+    return start is not None and (datetime.now() - start).total_seconds() < FRESH_SECONDS
+
+
 def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
                       workers: int = 1) -> list[int]:  # fmt: skip
     """Mark RUNNING trials left by killed processes as FAIL; return their numbers.
@@ -89,16 +100,20 @@ def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
     ``storage`` is the storage object ``study`` was opened on. A trial whose worker
     process on this host is gone is stale. With ``workers == 1`` a trial whose owner
     cannot be checked is taken as stale too: another ``run`` on this host is recognised by
-    its live pid (a trial is ownerless only for the moment between its creation and its
-    worker record), but one on another host sharing a SQLite file is not; there, use
-    ``--workers`` or a database server.
+    its live pid, but one on another host sharing a SQLite file is not; there, use
+    ``--workers`` or a database server. A trial with no worker record at all that started
+    less than ``FRESH_SECONDS`` ago is left alone: it is another ``run``'s trial in the
+    moment between its creation and its record (two runs started together).
     Optuna's own heartbeat check runs as well.
     """
     optuna.storages.fail_stale_trials(study)
     study_id = storage.get_study_id_from_name(study.study_name)
     stale = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        alive = owner_alive(read_attr(trial.user_attrs, WORKER))
+        record = read_attr(trial.user_attrs, WORKER)
+        alive = owner_alive(record)
+        if record is None and _just_started(trial):
+            continue
         if alive is False or (alive is None and workers == 1):
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
             try:
