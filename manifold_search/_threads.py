@@ -28,3 +28,27 @@ def thread_env(threads: int) -> Iterator[None]:
                 os.environ.pop(var, None)
             else:
                 os.environ[var] = value
+
+
+@contextlib.contextmanager
+def process_threads(threads: int) -> Iterator[None]:
+    """Limit this process's torch and BLAS/OpenMP threads inside the block; restore after.
+
+    For work that runs in this process rather than in spawned workers (a benchmark with
+    ``--jobs 1``): the variables alone would not reach libraries already loaded, so
+    torch is told directly and loaded BLAS/OpenMP pools through threadpoolctl; the
+    variables cover libraries loaded inside the block.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with thread_env(threads), threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+__all__ = ["THREAD_VARS", "process_threads", "thread_env"]

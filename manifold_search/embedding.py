@@ -28,6 +28,7 @@ import warnings
 
 import numpy as np
 
+from manifold_search._clamp import clamp_option
 from manifold_search.geometry import single_threaded_blas
 
 #: Upper bound of PHATE's neighbourhood size on the network graph.
@@ -97,7 +98,10 @@ def phate_embedding(
         raise ValueError(f"cannot embed {k} networks in {n_components} dimensions; use fewer")
     import phate
 
-    knn = default_knn(k) if knn is None else int(min(max(1, knn), k - 2))
+    if knn is not None and knn < 1:
+        raise ValueError(f"knn must be at least 1, got {knn}")
+    knn = default_knn(k) if knn is None else clamp_option("knn", int(knn), 1, k - 2,
+                                                          f"to embed {k} networks")  # fmt: skip
     t = default_t(k) if t is None else (t if t == "auto" else int(t))
     operator = phate.PHATE(
         n_components=n_components,

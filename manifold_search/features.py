@@ -25,6 +25,7 @@ import numpy as np
 from scipy.cluster.hierarchy import cophenet, linkage
 from scipy.spatial.distance import squareform
 
+from manifold_search._clamp import clamp_option
 from manifold_search.geometry import (
     DEFAULT_KNN,
     Bandwidth,
@@ -164,8 +165,12 @@ def _hierarchy(d: np.ndarray, labels: np.ndarray, n_top: int | None) -> dict[str
     # Ward on Euclidean distances equals Ward on the points (Lance-Williams update)
     tree = linkage(condensed, method="ward")
     heights = tree[:, 2] ** 2
-    m = int(n_top) if n_top is not None else max(n_classes - 1, 1)
-    m = min(max(m, 1), n - 1)
+    if n_top is None:
+        m = min(max(n_classes - 1, 1), n - 1)
+    elif n_top < 1:
+        raise ValueError(f"n_top must be at least 1, got {n_top}")
+    else:
+        m = clamp_option("n_top", int(n_top), 1, n - 1, f"with {n} points (at most n - 1 merges)")
     top_share = float(np.sort(heights)[::-1][:m].sum() / heights.sum())
     agreement = 0.0
     if n_classes > 1:

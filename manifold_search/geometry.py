@@ -29,6 +29,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from manifold_search._clamp import clamp_option
+
 #: The paper's fixed Gaussian bandwidth, reachable with ``bandwidth="fixed"``.
 FIXED_SIGMA = 0.5
 #: Neighbour rank used by the adaptive ``bandwidth="knn"`` kernel.
@@ -219,8 +221,10 @@ def affinity(
                 return _ratio_kernel(d, sigma, sigma)
             return np.exp(d2 / (-2.0 * sigma * sigma))
         if bandwidth == "knn":
+            if knn < 1:
+                raise ValueError(f"knn must be at least 1, got {knn}")
             n = len(d)
-            k = int(min(max(knn, 1), n - 1))
+            k = int(clamp_option("knn", int(knn), 1, max(n - 1, 1), f"with {n} probe points"))
             sigmas = np.partition(d, k, axis=1)[:, k]  # column 0 holds the self-distance 0
             positive = sigmas[sigmas > 0]
             if positive.size == 0:

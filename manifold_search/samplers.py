@@ -36,6 +36,11 @@ class SamplerError(ValueError):
     """An unknown sampler or bad sampler arguments; the message says how to fix it."""
 
 
+class SamplerOptionError(SamplerError):
+    """A sampler option of the wrong type: ``n_startup_trials expects an integer, got
+    'ten' (a string)``."""
+
+
 def random(seed: int, **kwargs: Any) -> Any:
     import optuna
 
@@ -147,6 +152,22 @@ def accepts(factory: Callable[..., Any], name: str) -> bool:
     return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
+def check_option_types(name: str, kwargs: Mapping[str, Any]) -> None:
+    """Check ``kwargs`` against the annotations of sampler ``name``'s constructor, so a value
+    of the wrong type is one line now, not ``'<' not supported`` at the first proposal."""
+    from manifold_search._option_types import option_type_error
+
+    if not kwargs:
+        return
+    target = _sampler_class(name) if ":" not in name else _factory(name)[0]
+    if target is None:
+        return
+    for key, value in kwargs.items():
+        problem = option_type_error(target, key, value)
+        if problem is not None:
+            raise SamplerOptionError(problem)
+
+
 def build_sampler(name: str, seed: int, kwargs: Mapping[str, Any] | None = None,
                   label: str | None = None) -> Any:  # fmt: skip
     """A fresh sampler ``name`` seeded with ``seed``; :class:`SamplerError` on bad names."""
@@ -154,6 +175,7 @@ def build_sampler(name: str, seed: int, kwargs: Mapping[str, Any] | None = None,
 
     kwargs = dict(kwargs or {})
     factory, registered = _factory(name)
+    check_option_types(name, kwargs)
     if registered:
         kwargs.pop("seed", None)
         sampler = factory(seed, **kwargs)
@@ -169,4 +191,12 @@ def build_sampler(name: str, seed: int, kwargs: Mapping[str, Any] | None = None,
     return sampler
 
 
-__all__ = ["SamplerError", "build_sampler", "canonical_name", "sampler_defaults", "sampler_label"]
+__all__ = [
+    "SamplerError",
+    "SamplerOptionError",
+    "check_option_types",
+    "build_sampler",
+    "canonical_name",
+    "sampler_defaults",
+    "sampler_label",
+]

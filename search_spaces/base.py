@@ -35,6 +35,7 @@ from timm.layers import get_act_layer, get_norm_layer
 from timm.optim import create_optimizer_v2
 
 from manifold_search._attrs import PRUNED_AT
+from manifold_search._clamp import clamp_option
 from manifold_search.refine.weights import DEFAULT_KEEP, keep_weights, parse_keep
 from manifold_search.representations import Probe, check_recordable, record_network
 
@@ -108,7 +109,8 @@ class SearchSpace(abc.ABC):
 
     Args:
         epochs: training epochs per trial (the per-trial budget).
-        probe_size: number of validation inputs in the probe set.
+        probe_size: number of validation inputs in the probe set (a value above the
+            validation set's size uses all of it, with a warning naming both).
         seed: seeds data splits, the probe, weight initialisation and shuffling.
         max_seconds: optional wall-clock cap per trial; training stops after
             the epoch that crosses it (breaks bit-for-bit determinism, so off
@@ -177,13 +179,13 @@ class SearchSpace(abc.ABC):
         data = self.data
         n_val = len(data.y_val)
         index = np.arange(n_val)
-        if self.probe_size < n_val:
+        size = clamp_option("probe_size", self.probe_size, 2, n_val,
+                            f"with the {n_val} validation inputs of {self.name}")  # fmt: skip
+        if size < n_val:
             try:
-                _, index, _, _ = stratified_split(
-                    index, data.y_val.numpy(), self.probe_size, self.seed + 1
-                )
+                _, index, _, _ = stratified_split(index, data.y_val.numpy(), size, self.seed + 1)
             except ValueError:  # a class too rare to stratify (tiny validation sets)
-                index = np.random.default_rng(self.seed + 1).choice(n_val, self.probe_size, replace=False)
+                index = np.random.default_rng(self.seed + 1).choice(n_val, size, replace=False)
             index = np.sort(index)
         return Probe(data.x_val[index], data.y_val[index].numpy(), name=f"{self.name}-val")
 

@@ -3,6 +3,8 @@
 ``SLOW_TRIAL`` (trial number) and ``SLOW_SECONDS``, or ``INTERRUPT_TRIAL`` (raise
 KeyboardInterrupt there, as Ctrl-C would), come from the environment, so the
 space's options, which a resumed study checks, stay the same across runs.
+``WAIT_FOR_TRIALS`` = N holds every trial until the study has N trials (at most
+two minutes), so that several processes on one study all start one.
 """
 
 import os
@@ -15,6 +17,10 @@ class SlowDigits(DigitsSpace):
     def objective(self, trial):
         if trial.number == int(os.environ.get("INTERRUPT_TRIAL", "-1")):
             raise KeyboardInterrupt  # what Ctrl-C does to the running trial
+        deadline = time.monotonic() + 120
+        while (len(trial.study.get_trials(deepcopy=False)) < int(os.environ.get("WAIT_FOR_TRIALS", "0"))
+               and time.monotonic() < deadline):  # fmt: skip
+            time.sleep(0.1)
         if trial.number == int(os.environ.get("SLOW_TRIAL", "-1")):
             time.sleep(float(os.environ.get("SLOW_SECONDS", "0")))
         return super().objective(trial)

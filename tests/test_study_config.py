@@ -110,6 +110,13 @@ def _error(tmp_path, text: str) -> str:
         (('name = "manifold"', 'name = "manifld"'), ["unknown sampler 'manifld'", "did you mean manifold?"]),
         (("n_startup_trials = 2", "n_startup = 2"), ["[sampler] manifold rejected its options n_startup"]),
         (("[sampler]", "[samplers]"), ["table [samplers]: unknown key", "did you mean [sampler]"]),
+        (("n_startup_trials = 2", 'n_startup_trials = "ten"'),
+         ["[sampler] n_startup_trials expects an integer, got 'ten' (a string)"]),
+        (("n_startup_trials = 2", 'region_weight = "high"'),
+         ["[sampler] region_weight expects a number, got 'high' (a string)"]),
+        (("n_startup_trials = 2", "constant_liar = 1"), ["constant_liar expects true or false, got 1"]),
+        (("n_startup_trials = 2", 'distance = "net"'), ["distance expects one of 'network', 'params'"]),
+        (('name = "manifold"', 'name = "tpe"\ngamma = 0.1'), ["[sampler] gamma expects a function, got 0.1"]),
         (("n_trials = 3", "n_trials = = 3"), ["not valid TOML"]),
         (("n_trials = 3", "n_trials = 10000000"), ["above the limit of 100000"]),
         (('name = "t"', 'name = "t"\nartifacts = "gs://b/x"'), ["[study] artifacts", "s3://BUCKET"]),
@@ -145,6 +152,13 @@ def test_cli_config_errors_exit_2_without_traceback(tmp_path, capsys):
     assert err.count("\n") == 1 and err.startswith("manifold-search run: error:") and "epochs" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists()  # nothing was created
+
+    path.write_text(GOOD.format(out=tmp_path / "out").replace("n_startup_trials = 2",
+                                                               'n_startup_trials = "ten"'))
+    code, _, err = _cli(capsys, ["run", str(path)])
+    assert code == 2 and err.count("\n") == 1, err
+    assert "[sampler] n_startup_trials expects an integer, got 'ten' (a string)" in err
+    assert not (tmp_path / "out").exists()
 
     code, _, err = _cli(capsys, ["run", str(tmp_path / "missing.toml")])
     assert code == 2 and "no such file" in err and err.count("\n") == 1

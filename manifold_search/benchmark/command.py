@@ -34,7 +34,8 @@ _EPILOG = textwrap.dedent(
     curves.png) is rewritten at the end of every invocation. A sampler that cannot
     work on the problem (cmaes on an all-categorical space) is skipped with a note.
 
-    exit status: 0 done, 1 some runs failed, 2 bad input, 130 interrupted.
+    exit status: 0 done, 1 some runs failed, 2 bad input, 130 interrupted (Ctrl-C or
+    SIGTERM: finished runs kept, temporary record folders removed).
     """
 )
 
@@ -68,7 +69,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", default="2", metavar="J",
                    help="parallel worker processes (default: 2; 1 runs in this process)")
     p.add_argument("--threads", default="1", metavar="K",
-                   help="BLAS/torch threads per worker (default: 1)")
+                   help="BLAS/torch threads per worker, or of this process with --jobs 1 "
+                   "(default: 1)")
     p.add_argument("--out", metavar="DIR",
                    help="results directory (default: runs/benchmark/<problem>)")
     from manifold_search.benchmark.store import DEFAULT_BUDGETS
@@ -194,7 +196,10 @@ def _print_summary(doc: dict[str, Any], out: Path) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from manifold_search._signals import sigterm_as_interrupt
     from manifold_search.benchmark import report, store
+
+    sigterm_as_interrupt()  # a scheduler's SIGTERM stops like Ctrl-C: runs kept, temp folders removed
 
     if args.list:
         return _print_list()

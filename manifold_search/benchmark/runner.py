@@ -31,7 +31,9 @@ from typing import Any
 import optuna
 
 from manifold_search._attrs import TEST_VALUE, read_attr
-from manifold_search._threads import THREAD_VARS, thread_env
+from manifold_search._repeats import repeated_warnings_once
+from manifold_search._signals import interrupts_kept, sigterm_as_interrupt
+from manifold_search._threads import THREAD_VARS, process_threads, thread_env
 from manifold_search.benchmark import store
 from manifold_search.benchmark.problems import (
     Problem,
@@ -41,6 +43,7 @@ from manifold_search.benchmark.problems import (
 )
 from manifold_search.benchmark.samplers import SamplerSpec
 from manifold_search.benchmark.timing import TimedSampler
+from manifold_search.representations import release_artifact_store
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,11 @@ def execute(problem: Problem, spec: SamplerSpec, seed: int, n_trials: int,
 
     start, cpu_start = time.perf_counter(), time.process_time()
     start_time = datetime.now()
-    study.optimize(recorded, n_trials=n_trials, catch=(Exception,))
+    try:
+        with repeated_warnings_once(), interrupts_kept():  # GPSampler warns per proposal
+            study.optimize(recorded, n_trials=n_trials, catch=(Exception,))
+    finally:  # also on Ctrl-C or SIGTERM: the run's temporary record folder goes now
+        release_artifact_store(study)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
 
     return {
@@ -182,6 +189,7 @@ def _configure_worker(threads: int) -> None:
         sys.modules["torch"].set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    sigterm_as_interrupt()  # a SIGTERM to the group cleans up like Ctrl-C
 
 
 def run_task(task: RunTask) -> tuple[str, int, str | None, float]:
@@ -263,7 +271,8 @@ def run_benchmark(
 
     try:
         if jobs <= 1 or len(pending) <= 1:
-            _run_here(pending, record, outcome)
+            with process_threads(threads):  # --threads holds in this process too
+                _run_here(pending, record, outcome)
         else:
             _run_pool(pending, record, outcome, jobs, threads)
     finally:

@@ -25,7 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from manifold_search.registry import SAMPLERS
-from manifold_search.samplers import SamplerError, build_sampler, canonical_name, sampler_label
+from manifold_search.samplers import (
+    SamplerError,
+    SamplerOptionError,
+    build_sampler,
+    canonical_name,
+    sampler_label,
+)
 
 #: Why a sampler cannot run on a problem (by registered name), for the few that cannot.
 Unsupported = Callable[[Any], str | None]
@@ -97,6 +103,8 @@ class SamplerSpec:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # e.g. ExperimentalWarning, shown per run
                 self.build(0)
+        except SamplerOptionError as exc:
+            raise SamplerError(f"--sampler-kwargs {self.label}: {exc}") from None
         except SamplerError:
             raise
         except TypeError as exc:

@@ -57,8 +57,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "[sampler] name); another sampler than the config's runs its own study "
                    "<name>-<sampler> in the same storage")
     p.add_argument("--seed", type=int, metavar="S",
-                   help="the sampler's seed (default: [study] seed); the data split, probe "
-                   "and weight initialisation follow the space's own seed option")
+                   help="the sampler's seed (default: [study] seed). Each worker's sampler is "
+                   "seeded from it and the number n of the first trial that worker creates: S "
+                   "itself for n = 0, else SeedSequence([S, n]); trial numbers are unique, so "
+                   "no two workers, of one run or of runs started together, share a seed. The "
+                   "data split, probe and weight initialisation follow the space's own seed "
+                   "option")
     p.add_argument("--workers", type=int, default=1, metavar="K",
                    help="worker processes sharing the storage (spawned, one torch thread "
                    "each; default: 1)")

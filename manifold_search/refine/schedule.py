@@ -111,7 +111,9 @@ class Recorder:
     def __init__(self, result: SparsifyResult, evaluator, eval_every: int) -> None:
         self.result = result
         self.evaluator = evaluator
-        self.eval_every = max(1, int(eval_every))
+        if int(eval_every) < 1:
+            raise ValueError(f"eval_every must be at least 1, got {eval_every}")
+        self.eval_every = int(eval_every)
         self.start = time.perf_counter()
         self.cpu_start = time.process_time()
 

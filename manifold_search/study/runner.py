@@ -35,7 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from manifold_search._attrs import ERROR, RUN, read_attr
 from manifold_search._jsonio import write_json_atomic
-from manifold_search.study.config import build_section_sampler, build_space
+from manifold_search.study.config import build_space
 from manifold_search.study.plan import StudyPlan, objective_label
 from manifold_search.study.storage import (
     ERROR_LOG,
@@ -49,10 +49,10 @@ from manifold_search.study.storage import (
 )
 from manifold_search.study.workers import (
     TrialObjective,
-    derived_seed,
     fail_stale_trials,
     quiet_optuna,
     run_workers,
+    seeded_sampler,
     trial_loop,
 )
 
@@ -262,7 +262,6 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
                        "a writable folder with [study] output_dir") from None
     study = open_study(plan, storage)
     place_artifacts(study, plan)
-    n_existing = len(study.trials)
     stale = fail_stale_trials(study, storage, plan.workers)
     if stale:
         log(f"marked {len(stale)} stale RUNNING trial(s) {stale} as FAIL: their process no "
@@ -275,7 +274,7 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
     if plan.workers > (os.cpu_count() or 1):
         outcome.notes.append(f"{plan.workers} workers on {os.cpu_count()} CPU cores will contend")
     start = time.perf_counter()
-    _run_trials(study, plan, space, n_existing, outcome, progress)
+    _run_trials(study, plan, space, outcome, progress)
     outcome.wall_seconds = time.perf_counter() - start
     outcome.study_seconds = trials_span(study)
     outcome.finished = n_finished(study)
@@ -298,8 +297,8 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
     return outcome
 
 
-def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, n_existing: int,
-                outcome: RunOutcome, progress: bool) -> None:  # fmt: skip
+def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, outcome: RunOutcome,
+                progress: bool) -> None:  # fmt: skip
     """Train until the target (in this process, or in worker processes); fill ``outcome``."""
     remaining = plan.n_trials - outcome.finished_before
     bar = _Progress(study, plan, progress and remaining > 0, getattr(space, "epochs", None))
@@ -307,15 +306,14 @@ def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, n_existing: in
     deadline = None if plan.timeout is None else time.monotonic() + plan.timeout
     try:
         if remaining > 0 and plan.workers == 1:
-            study.sampler = build_section_sampler(plan.sampler,
-                                                  derived_seed(plan.seed, 0, n_existing))  # fmt: skip
+            study.sampler = seeded_sampler(plan)  # seeded at its first trial (study/seeds.py)
             objective = TrialObjective(space, plan.output_dir / ERROR_LOG)
             status = trial_loop(study, objective, plan.n_trials, after_trial=bar.update,
                                 deadline=deadline)  # fmt: skip
             outcome.stopped_failing = status == "failing"
         elif remaining > 0:
             outcome.stopped_failing, outcome.dead_workers = run_workers(
-                plan, n_existing, study, bar.update, deadline)
+                plan, study, bar.update, deadline)
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:

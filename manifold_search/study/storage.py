@@ -7,6 +7,7 @@ exit with status 2.
 
 from __future__ import annotations
 
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -104,15 +105,39 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
                   "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
                       max_retry=1)}  # fmt: skip
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(driver_url(url), **kwargs)
+        return _rdb_storage(driver_url(url), kwargs)
     except Exception as exc:  # bad URL, missing driver, unreachable server
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RunError(
             f"cannot open storage {url!r}: {first}; check the URL (e.g. "
             "sqlite:///runs/x/study.db) and that its database driver is installed"
         ) from None
+
+
+#: Attempts at opening a database whose tables another process is creating at that moment.
+_SCHEMA_RACE_ATTEMPTS = 5
+
+
+def _rdb_storage(url: str, kwargs: dict[str, Any]) -> optuna.storages.RDBStorage:
+    """``RDBStorage(url)``, again when another process created the tables meanwhile.
+
+    Two ``run`` commands started together on a new database both create Optuna's tables;
+    the slower one fails with a unique-constraint error on ``alembic_version`` (or "table
+    already exists"). Opening again then finds the tables made.
+    """
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(_SCHEMA_RACE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, **kwargs)
+        except (IntegrityError, OperationalError) as exc:
+            race = isinstance(exc, IntegrityError) or "already exists" in str(exc)
+            if not race or attempt == _SCHEMA_RACE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def load_study(storage: str, name: str) -> optuna.Study:

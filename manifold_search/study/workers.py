@@ -9,11 +9,12 @@ several workers they are left alone. Storages other than SQLite get Optuna's
 heartbeat, so trials of workers that died on other machines are failed by Optuna.
 
 Parallel workers. ``workers=K`` starts K processes (``spawn`` context, one
-torch/BLAS thread each) on the shared storage. Worker ``k`` seeds its sampler
-with a seed derived from ``(seed, k, trials already stored)``, so workers do not
-repeat each other's random start-up configurations. Every worker stops when
-finished plus running trials reach the target, so a study overshoots by at most
-K - 1 trials.
+torch/BLAS thread each) on the shared storage. Each worker seeds its sampler from
+the study seed and the number of the first trial it creates (:mod:`.seeds`):
+trial numbers are unique, so no two workers, of one ``run`` or of separate ``run``
+commands on one study, share a seed or repeat each other's random start-up
+configurations. Every worker stops when finished plus running trials reach the
+target, so a study overshoots by at most K - 1 trials.
 """
 
 from __future__ import annotations
@@ -28,17 +29,19 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from manifold_search._attrs import ERROR, WORKER, read_attr
+from manifold_search._signals import interrupts_kept, sigterm_as_interrupt
 from manifold_search._threads import thread_env
 from manifold_search.study.config import build_section_sampler, build_space
 from manifold_search.study.plan import StudyPlan
+from manifold_search.study.seeds import FirstTrialSeeded
 from manifold_search.study.storage import ERROR_LOG, counts, n_finished, open_storage
 
 #: Consecutive failed trials after which a worker stops (a broken setup, not bad luck).
@@ -80,21 +83,37 @@ def owner_alive(record: dict[str, Any] | None) -> bool | None:
     return start is None or _proc_start(pid) in (None, start)
 
 
+#: A RUNNING trial without a worker record younger than this may be another process's
+#: trial between its creation and its record; it is not failed as stale.
+FRESH_SECONDS = 60.0
+
+
+def _just_started(trial: FrozenTrial) -> bool:
+    start = trial.datetime_start  # Optuna stores local naive time
+    return start is not None and (datetime.now() - start).total_seconds() < FRESH_SECONDS
+
+
 def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
                       workers: int = 1) -> list[int]:  # fmt: skip
     """Mark RUNNING trials left by killed processes as FAIL; return their numbers.
 
     ``storage`` is the storage object ``study`` was opened on. A trial whose worker
     process on this host is gone is stale. With ``workers == 1`` a trial whose owner
-    cannot be checked is taken as stale too (a single-worker run is the only writer of
-    its study; do not run two ``run`` commands on one study at once: use ``--workers``).
+    cannot be checked is taken as stale too: another ``run`` on this host is recognised by
+    its live pid, but one on another host sharing a SQLite file is not; there, use
+    ``--workers`` or a database server. A trial with no worker record at all that started
+    less than ``FRESH_SECONDS`` ago is left alone: it is another ``run``'s trial in the
+    moment between its creation and its record (two runs started together).
     Optuna's own heartbeat check runs as well.
     """
     optuna.storages.fail_stale_trials(study)
     study_id = storage.get_study_id_from_name(study.study_name)
     stale = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        alive = owner_alive(read_attr(trial.user_attrs, WORKER))
+        record = read_attr(trial.user_attrs, WORKER)
+        alive = owner_alive(record)
+        if record is None and _just_started(trial):
+            continue
         if alive is False or (alive is None and workers == 1):
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
             try:
@@ -108,11 +127,9 @@ def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
     return stale
 
 
-def derived_seed(seed: int, worker: int, n_existing: int) -> int:
-    """The sampler seed of worker ``worker`` when ``n_existing`` trials are stored."""
-    if worker == 0 and n_existing == 0:
-        return seed
-    return int(np.random.SeedSequence([seed, worker, n_existing]).generate_state(1)[0] % 2**31)
+def seeded_sampler(plan: StudyPlan) -> FirstTrialSeeded:
+    """The plan's sampler, seeded at this worker's first trial (the rule in :mod:`.seeds`)."""
+    return FirstTrialSeeded(lambda seed: build_section_sampler(plan.sampler, seed), plan.seed)
 
 
 class TrialObjective:
@@ -126,7 +143,8 @@ class TrialObjective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         try:
-            trial.set_user_attr(WORKER, self.record)
+            seed = getattr(trial.study.sampler, "worker_seed", None)  # set by FirstTrialSeeded
+            trial.set_user_attr(WORKER, self.record if seed is None else {**self.record, "seed": seed})
             return self.space.objective(trial)
         except optuna.TrialPruned:
             raise
@@ -175,24 +193,13 @@ def trial_loop(
         if deadline is not None and last and time.monotonic() >= deadline:
             return "timeout"  # checked after a trial, as Optuna's timeout: one always runs
         last.clear()
-        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[remember])
+        with interrupts_kept():  # Ctrl-C while Optuna records the result stays an interrupt
+            study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[remember])
         if after_trial is not None:
             after_trial()
         failures = failures + 1 if last and last[-1].state == TrialState.FAIL else 0
         if failures >= MAX_CONSECUTIVE_FAILURES:
             return "failing"
-
-
-def sigterm_as_interrupt() -> None:
-    """Treat SIGTERM (what schedulers and ``kill`` send) like Ctrl-C: the running trial is
-    marked FAIL with "interrupted", finished trials stay, the same command resumes."""
-
-    def interrupt(_signum: int, _frame: Any) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM really terminates
-        raise KeyboardInterrupt
-
-    with contextlib.suppress(ValueError):  # not the main thread (e.g. a test runner's)
-        signal.signal(signal.SIGTERM, interrupt)
 
 
 def _die_with_parent() -> None:
@@ -211,8 +218,7 @@ def quiet_optuna() -> None:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def _worker_main(plan: StudyPlan, worker: int, n_existing: int,
-                 deadline: float | None = None) -> None:  # fmt: skip
+def _worker_main(plan: StudyPlan, deadline: float | None = None) -> None:
     """Entry point of a worker process (spawn): one torch thread, the shared storage."""
     import torch
 
@@ -222,9 +228,8 @@ def _worker_main(plan: StudyPlan, worker: int, n_existing: int,
     quiet_optuna()
     try:
         space = build_space(plan.config.space, plan.config.path)
-        sampler = build_section_sampler(plan.sampler, derived_seed(plan.seed, worker, n_existing))
         study = optuna.load_study(study_name=plan.study_name, storage=open_storage(plan.storage_url),
-                                  sampler=sampler, pruner=plan.pruner.build())  # fmt: skip
+                                  sampler=seeded_sampler(plan), pruner=plan.pruner.build())  # fmt: skip
         objective = TrialObjective(space, plan.output_dir / ERROR_LOG)
         status = trial_loop(study, objective, plan.n_trials, deadline=deadline)
     except KeyboardInterrupt:
@@ -236,8 +241,7 @@ def _worker_main(plan: StudyPlan, worker: int, n_existing: int,
 _WORKER_EXITS = (0, 130, 3)
 
 
-def run_workers(plan: StudyPlan, n_existing: int, study: optuna.Study,
-                on_tick: Callable[[], None],
+def run_workers(plan: StudyPlan, study: optuna.Study, on_tick: Callable[[], None],
                 deadline: float | None = None) -> tuple[bool, list[str]]:  # fmt: skip
     """Run ``plan.workers`` processes to the target.
 
@@ -251,7 +255,7 @@ def run_workers(plan: StudyPlan, n_existing: int, study: optuna.Study,
     processes = []
     with thread_env(1):
         for k in range(plan.workers):
-            process = ctx.Process(target=_worker_main, args=(plan, k, n_existing, deadline),
+            process = ctx.Process(target=_worker_main, args=(plan, deadline),
                                   name=f"manifold-search-worker-{k}", daemon=False)  # fmt: skip
             process.start()
             processes.append(process)
