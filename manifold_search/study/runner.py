@@ -42,8 +42,10 @@ from manifold_search.study.storage import (
     RUN_FILE,
     RunError,
     best_trial,
+    heartbeat_of,
     n_finished,
     open_storage,
+    stale_note,
     trials_span,
 )
 from manifold_search.study.workers import (
@@ -106,7 +108,8 @@ class _Progress:
             if t.state == TrialState.FAIL and t.number not in self.seen_failed:
                 self.seen_failed.add(t.number)
                 self.failed_now += 1
-                error = read_attr(t.user_attrs, ERROR, "no error recorded")
+                error = (read_attr(t.user_attrs, ERROR) or stale_note(t, trials)
+                         or "no error recorded")
                 self.first_error = self.first_error or f"trial {t.number}: {error}"
                 self.bar.write(f"trial {t.number} failed: {error}", file=sys.stderr)
         best = best_trial(self.study)
@@ -146,7 +149,7 @@ def _check_resumable(study: optuna.Study, plan: StudyPlan) -> None:
 
 def open_study(plan: StudyPlan, storage: optuna.storages.BaseStorage | None = None) -> optuna.Study:
     """Create or load the plan's study and check that it may be resumed."""
-    storage = storage or open_storage(plan.storage_url)
+    storage = storage or open_storage(plan.storage_url, heartbeat=plan.heartbeat)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -217,7 +220,7 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
     """Run ``plan`` to its target, then (unless ``report=False``) write the study report."""
     log = log or (lambda message: print(message, file=sys.stderr))
     quiet_optuna()
-    storage = open_storage(plan.storage_url)
+    storage = open_storage(plan.storage_url, heartbeat=plan.heartbeat)
     space = build_space(plan.config.space, plan.config.path)
     _load_data(space, plan.config.path)
     try:
@@ -240,7 +243,7 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
     if plan.workers > (os.cpu_count() or 1):
         outcome.notes.append(f"{plan.workers} workers on {os.cpu_count()} CPU cores will contend")
     start = time.perf_counter()
-    _run_trials(study, plan, space, n_existing, outcome, progress)
+    _run_trials(study, plan, space, n_existing, outcome, progress, heartbeat_of(storage))
     outcome.wall_seconds = time.perf_counter() - start
     outcome.study_seconds = trials_span(study)
     outcome.finished = n_finished(study)
@@ -259,8 +262,9 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
 
 
 def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, n_existing: int,
-                outcome: RunOutcome, progress: bool) -> None:  # fmt: skip
-    """Train until the target (in this process, or in worker processes); fill ``outcome``."""
+                outcome: RunOutcome, progress: bool, heartbeat: int | None) -> None:  # fmt: skip
+    """Train until the target (in this process, or in worker processes); fill ``outcome``.
+    ``heartbeat``: the storage's heartbeat interval (None for files)."""
     remaining = plan.n_trials - outcome.finished_before
     bar = _Progress(study, plan, progress and remaining > 0)
     try:
@@ -268,7 +272,8 @@ def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, n_existing: in
             study.sampler = build_section_sampler(plan.sampler,
                                                   derived_seed(plan.seed, 0, n_existing))  # fmt: skip
             objective = TrialObjective(space, plan.output_dir / ERROR_LOG)
-            status = trial_loop(study, objective, plan.n_trials, after_trial=bar.update)
+            status = trial_loop(study, objective, plan.n_trials, after_trial=bar.update,
+                                heartbeat=heartbeat)
             outcome.stopped_failing = status == "failing"
         elif remaining > 0:
             outcome.stopped_failing, outcome.dead_workers = run_workers(plan, n_existing, study,

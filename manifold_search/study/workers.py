@@ -3,10 +3,14 @@
 Stale trials. A trial records the host, process id and process start time of the
 worker running it (user attribute ``manifold_search:worker``). On (re)start, a
 RUNNING trial whose process on this host no longer exists was left by a killed
-run and is marked FAIL. With one worker, RUNNING trials whose owner cannot be
-checked (no record, or another host of a SQLite file) are failed too; with
-several workers they are left alone. Storages other than SQLite get Optuna's
-heartbeat, so trials of workers that died on other machines are failed by Optuna.
+run and is marked FAIL. With one worker on a file storage, RUNNING trials whose
+owner cannot be checked (no record, or another host of a SQLite file) are failed
+too; with several workers they are left alone. Database servers get Optuna's
+heartbeat instead: a trial whose worker died on any machine is failed by the next
+worker that asks for a trial once it has missed 3 heartbeats, and retried once
+(:class:`~manifold_search.study.storage.RetryStaleTrial`); a worker with nothing
+left to start waits for the other workers' running trials, so a dead worker's
+trial is retried and the target reached.
 
 Parallel workers. ``workers=K`` starts K processes (``spawn`` context, one
 torch/BLAS thread each) on the shared storage. Worker ``k`` seeds its sampler
@@ -39,7 +43,13 @@ from manifold_search._attrs import ERROR, WORKER, read_attr
 from manifold_search._threads import thread_env
 from manifold_search.study.config import build_section_sampler, build_space
 from manifold_search.study.plan import StudyPlan
-from manifold_search.study.storage import ERROR_LOG, counts, n_finished, open_storage
+from manifold_search.study.storage import (
+    ERROR_LOG,
+    counts,
+    heartbeat_of,
+    n_finished,
+    open_storage,
+)
 
 #: Consecutive failed trials after which a worker stops (a broken setup, not bad luck).
 MAX_CONSECUTIVE_FAILURES = 3
@@ -85,17 +95,20 @@ def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
     """Mark RUNNING trials left by killed processes as FAIL; return their numbers.
 
     ``storage`` is the storage object ``study`` was opened on. A trial whose worker
-    process on this host is gone is stale. With ``workers == 1`` a trial whose owner
-    cannot be checked is taken as stale too (a single-worker run is the only writer of
-    its study; do not run two ``run`` commands on one study at once: use ``--workers``).
-    Optuna's own heartbeat check runs as well.
+    process on this host is gone is stale (on a database server it is retried once, as
+    Optuna's heartbeat would after its grace period). With ``workers == 1`` on a file
+    storage a trial whose owner cannot be checked is taken as stale too (a single-worker
+    run is the only writer of its study; do not run two ``run`` commands on one SQLite
+    study at once: use ``--workers``). On a database server such trials (other machines')
+    are left to Optuna's heartbeat check, which runs here as well.
     """
     optuna.storages.fail_stale_trials(study)
+    heartbeat = heartbeat_of(storage)
     study_id = storage.get_study_id_from_name(study.study_name)
     stale = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         alive = owner_alive(read_attr(trial.user_attrs, WORKER))
-        if alive is False or (alive is None and workers == 1):
+        if alive is False or (alive is None and workers == 1 and not heartbeat):
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
             try:
                 storage.set_trial_user_attr(
@@ -103,6 +116,9 @@ def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
                 )
                 if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
                     stale.append(trial.number)
+                    if heartbeat:  # retried, as after a stale heartbeat
+                        retry = storage.get_heartbeat_stale_trial_callback()
+                        retry(study, storage.get_trial(trial_id))
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # finished meanwhile by its owner
     return stale
@@ -153,11 +169,16 @@ def trial_loop(
     objective: Callable[[optuna.Trial], float],
     target: int,
     after_trial: Callable[[], None] | None = None,
+    heartbeat: int | None = None,
 ) -> str:
     """Run trials until finished + running trials reach ``target``.
 
-    Returns ``"done"`` or ``"failing"`` (MAX_CONSECUTIVE_FAILURES trials in a row
-    failed). KeyboardInterrupt propagates (Optuna has marked the trial FAIL).
+    With a ``heartbeat`` (seconds; database servers) the loop then waits while other
+    workers' trials run, failing stale ones (Optuna's ``fail_stale_trials``, which
+    ``optimize`` also calls before each trial), so that the retry of a trial whose
+    worker died is run here and the target is reached; it returns when ``target``
+    trials are finished. Returns ``"done"`` or ``"failing"`` (MAX_CONSECUTIVE_FAILURES
+    trials in a row failed). KeyboardInterrupt propagates (Optuna has marked the trial FAIL).
     """
     failures = 0
     last: list[FrozenTrial] = []
@@ -168,7 +189,11 @@ def trial_loop(
     while True:
         c = counts(study)
         if c["COMPLETE"] + c["PRUNED"] + c["RUNNING"] >= target:
-            return "done"
+            if not heartbeat or c["COMPLETE"] + c["PRUNED"] >= target:
+                return "done"
+            time.sleep(min(heartbeat, 5))  # the others' trials finish, or go stale
+            optuna.storages.fail_stale_trials(study)
+            continue
         last.clear()
         study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[remember])
         if after_trial is not None:
@@ -217,10 +242,11 @@ def _worker_main(plan: StudyPlan, worker: int, n_existing: int) -> None:
     try:
         space = build_space(plan.config.space, plan.config.path)
         sampler = build_section_sampler(plan.sampler, derived_seed(plan.seed, worker, n_existing))
-        study = optuna.load_study(study_name=plan.study_name, storage=open_storage(plan.storage_url),
-                                  sampler=sampler, pruner=plan.pruner.build())  # fmt: skip
+        storage = open_storage(plan.storage_url, heartbeat=plan.heartbeat)
+        study = optuna.load_study(study_name=plan.study_name, storage=storage, sampler=sampler,
+                                  pruner=plan.pruner.build())  # fmt: skip
         objective = TrialObjective(space, plan.output_dir / ERROR_LOG)
-        status = trial_loop(study, objective, plan.n_trials)
+        status = trial_loop(study, objective, plan.n_trials, heartbeat=heartbeat_of(storage))
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(0 if status == "done" else 3)
@@ -235,8 +261,9 @@ def run_workers(plan: StudyPlan, n_existing: int, study: optuna.Study,
     """Run ``plan.workers`` processes to the target.
 
     Returns (stopped on failures, workers that died): a worker killed from outside
-    (SIGKILL, out of memory) is not replaced; its trial is failed as stale on resume,
-    and the run reports it and exits non-zero.
+    (SIGKILL, out of memory) is not replaced, and the run reports it and exits non-zero.
+    Its trial is failed as stale on resume; on a database server the other workers fail
+    it once its heartbeat is stale, run its retry and reach the target.
     """
     from multiprocessing.connection import wait
 
