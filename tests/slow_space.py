@@ -2,7 +2,10 @@
 
 ``SLOW_TRIAL`` (trial number) and ``SLOW_SECONDS``, or ``INTERRUPT_TRIAL`` (raise
 KeyboardInterrupt there, as Ctrl-C would), come from the environment, so the
-space's options, which a resumed study checks, stay the same across runs.
+space's options, which a resumed study checks, stay the same across runs. The
+sleep comes before the trial's parameters are suggested; ``SLOW_TRAINING_TRIAL``
+sleeps after them instead, as a long training would (a retry then has the
+parameters to copy).
 """
 
 import os
@@ -12,9 +15,15 @@ from search_spaces.digits import DigitsSpace
 
 
 class SlowDigits(DigitsSpace):
-    def objective(self, trial):
+    def objective(self, trial, report=True):
         if trial.number == int(os.environ.get("INTERRUPT_TRIAL", "-1")):
             raise KeyboardInterrupt  # what Ctrl-C does to the running trial
         if trial.number == int(os.environ.get("SLOW_TRIAL", "-1")):
             time.sleep(float(os.environ.get("SLOW_SECONDS", "0")))
-        return super().objective(trial)
+        return super().objective(trial, report)
+
+    def suggest(self, trial):
+        config = super().suggest(trial)
+        if trial.number == int(os.environ.get("SLOW_TRAINING_TRIAL", "-1")):
+            time.sleep(float(os.environ.get("SLOW_SECONDS", "0")))
+        return config
