@@ -32,7 +32,7 @@ from test_scale_out import _check_study
 
 from manifold_search._attrs import ARTIFACTS, ERROR, RECORD, WORKER
 from manifold_search.study.storage import driver_url, open_storage, stale_note
-from manifold_search.study.workers import fail_stale_trials, worker_record
+from manifold_search.study.workers import fail_stale_trials, trial_loop, worker_record
 
 TESTS = Path(__file__).parent
 HEARTBEAT = 2  # seconds; a trial is stale after 3 missed heartbeats
@@ -92,6 +92,38 @@ def test_a_stale_trial_is_failed_and_retried_once(tmp_path):
         retry = study.trials[3]
         assert retry.state == TrialState.WAITING and retry.params == study.trials[2].params
         assert ERROR in study.trials[2].user_attrs and ERROR not in retry.user_attrs
+
+
+class _SlowAfterTrial(optuna.samplers.RandomSampler):
+    """A sampler whose ``after_trial`` outlasts the grace period (as the manifold sampler's
+    placement can on a loaded machine); then another worker looks for stale trials, or
+    (``fail_it``) has already failed this one, as after a pause of the whole process."""
+
+    def __init__(self, storage, fail_it: bool = False) -> None:
+        super().__init__(seed=0)
+        self.storage, self.fail_it = storage, fail_it
+
+    def after_trial(self, study, trial, state, values) -> None:
+        if self.fail_it:
+            self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        else:
+            time.sleep(4)  # 4 s without Optuna's heartbeat: past the 3 s grace period
+            fail_stale_trials(study, self.storage, workers=2)
+
+
+def test_a_live_trial_keeps_its_heartbeat_until_it_is_stored(tmp_path):
+    with postgres_server(tmp_path / "pg") as url:
+        storage = open_storage(url, heartbeat=1)
+        study = optuna.create_study(study_name="slow-tell", storage=storage,
+                                    sampler=_SlowAfterTrial(storage))  # fmt: skip
+        assert trial_loop(study, lambda t: t.suggest_float("x", 0, 1), 2, storage=storage) == "done"
+        assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+
+        paused = optuna.create_study(study_name="paused", storage=storage,
+                                     sampler=_SlowAfterTrial(storage, fail_it=True))  # fmt: skip
+        # nothing raised: the worker went on, and stopped as for any run of failed trials
+        assert trial_loop(paused, lambda t: t.suggest_float("x", 0, 1), 1, storage=storage) == "failing"
+        assert [t.state for t in paused.trials] == [TrialState.FAIL] * 3
 
 
 def _worker_in_trial(storage, study_id: int, number: int, proc: subprocess.Popen,

@@ -42,7 +42,6 @@ from manifold_search.study.storage import (
     RUN_FILE,
     RunError,
     best_trial,
-    heartbeat_of,
     n_finished,
     open_storage,
     stale_note,
@@ -243,7 +242,7 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
     if plan.workers > (os.cpu_count() or 1):
         outcome.notes.append(f"{plan.workers} workers on {os.cpu_count()} CPU cores will contend")
     start = time.perf_counter()
-    _run_trials(study, plan, space, n_existing, outcome, progress, heartbeat_of(storage))
+    _run_trials(study, plan, space, n_existing, outcome, progress, storage)
     outcome.wall_seconds = time.perf_counter() - start
     outcome.study_seconds = trials_span(study)
     outcome.finished = n_finished(study)
@@ -262,9 +261,10 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
 
 
 def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, n_existing: int,
-                outcome: RunOutcome, progress: bool, heartbeat: int | None) -> None:  # fmt: skip
+                outcome: RunOutcome, progress: bool,
+                storage: optuna.storages.BaseStorage) -> None:  # fmt: skip
     """Train until the target (in this process, or in worker processes); fill ``outcome``.
-    ``heartbeat``: the storage's heartbeat interval (None for files)."""
+    ``storage``: the one ``study`` was opened on."""
     remaining = plan.n_trials - outcome.finished_before
     bar = _Progress(study, plan, progress and remaining > 0)
     try:
@@ -273,7 +273,7 @@ def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, n_existing: in
                                                   derived_seed(plan.seed, 0, n_existing))  # fmt: skip
             objective = TrialObjective(space, plan.output_dir / ERROR_LOG)
             status = trial_loop(study, objective, plan.n_trials, after_trial=bar.update,
-                                heartbeat=heartbeat)
+                                storage=storage)
             outcome.stopped_failing = status == "failing"
         elif remaining > 0:
             outcome.stopped_failing, outcome.dead_workers = run_workers(plan, n_existing, study,

@@ -42,6 +42,7 @@ from optuna.trial import FrozenTrial, TrialState
 from manifold_search._attrs import ERROR, WORKER, read_attr
 from manifold_search._threads import thread_env
 from manifold_search.study.config import build_section_sampler, build_space
+from manifold_search.study.heartbeat import TrialHeartbeat, failed_as_stale
 from manifold_search.study.plan import StudyPlan
 from manifold_search.study.storage import (
     ERROR_LOG,
@@ -169,38 +170,71 @@ def trial_loop(
     objective: Callable[[optuna.Trial], float],
     target: int,
     after_trial: Callable[[], None] | None = None,
-    heartbeat: int | None = None,
+    storage: optuna.storages.BaseStorage | None = None,
 ) -> str:
     """Run trials until finished + running trials reach ``target``.
 
-    With a ``heartbeat`` (seconds; database servers) the loop then waits while other
-    workers' trials run, failing stale ones (Optuna's ``fail_stale_trials``, which
-    ``optimize`` also calls before each trial), so that the retry of a trial whose
-    worker died is run here and the target is reached; it returns when ``target``
-    trials are finished. Returns ``"done"`` or ``"failing"`` (MAX_CONSECUTIVE_FAILURES
-    trials in a row failed). KeyboardInterrupt propagates (Optuna has marked the trial FAIL).
+    ``storage`` is the storage ``study`` was opened on. With a heartbeat (database
+    servers) a trial's heartbeat is kept up until it is stored
+    (:class:`~manifold_search.study.heartbeat.TrialHeartbeat`), and at the end the loop
+    waits while other workers' trials run, failing stale ones (Optuna's
+    ``fail_stale_trials``, which ``optimize`` also calls before each trial), so that the
+    retry of a trial whose worker died is run here and the target is reached; it returns
+    when ``target`` trials are finished or no running trial is a manifold-search worker's.
+
+    Returns ``"done"`` or ``"failing"`` (MAX_CONSECUTIVE_FAILURES trials in a row failed).
+    KeyboardInterrupt propagates (Optuna has marked the trial FAIL).
     """
+    heartbeat = heartbeat_of(storage) if storage is not None else None
+    beats = TrialHeartbeat(study, storage, heartbeat) if heartbeat else None
+    with beats or contextlib.nullcontext():
+        return _loop(study, objective, target, after_trial, beats)
+
+
+def _loop(study: optuna.Study, objective: Callable[[optuna.Trial], float], target: int,
+          after_trial: Callable[[], None] | None, beats: TrialHeartbeat | None) -> str:  # fmt: skip
     failures = 0
     last: list[FrozenTrial] = []
 
     def remember(_study: optuna.Study, trial: FrozenTrial) -> None:
         last.append(trial)
 
+    def run(trial: optuna.Trial) -> float:
+        if beats is not None:
+            beats.follow(trial)
+        return objective(trial)
+
     while True:
         c = counts(study)
         if c["COMPLETE"] + c["PRUNED"] + c["RUNNING"] >= target:
-            if not heartbeat or c["COMPLETE"] + c["PRUNED"] >= target:
+            if beats is None or c["COMPLETE"] + c["PRUNED"] >= target or not _workers_running(study):
                 return "done"
-            time.sleep(min(heartbeat, 5))  # the others' trials finish, or go stale
+            time.sleep(beats.poll_seconds)  # the others' trials finish, or go stale
             optuna.storages.fail_stale_trials(study)
             continue
         last.clear()
-        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[remember])
+        lost = False  # failed as stale by another worker: this process paused past the grace
+        try:
+            study.optimize(run, n_trials=1, catch=(Exception,), callbacks=[remember])
+        except AssertionError as exc:
+            if not failed_as_stale(exc):
+                raise
+            lost = True
+        finally:
+            if beats is not None:
+                beats.release()
         if after_trial is not None:
             after_trial()
-        failures = failures + 1 if last and last[-1].state == TrialState.FAIL else 0
+        failures = failures + 1 if lost or (last and last[-1].state == TrialState.FAIL) else 0
         if failures >= MAX_CONSECUTIVE_FAILURES:
             return "failing"
+
+
+def _workers_running(study: optuna.Study) -> bool:
+    """Whether a RUNNING trial was started by a manifold-search worker (it sends heartbeats,
+    so it finishes or goes stale); a trial of someone's own code may never do either."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return any(read_attr(t.user_attrs, WORKER) is not None for t in running)
 
 
 def sigterm_as_interrupt() -> None:
@@ -246,7 +280,7 @@ def _worker_main(plan: StudyPlan, worker: int, n_existing: int) -> None:
         study = optuna.load_study(study_name=plan.study_name, storage=storage, sampler=sampler,
                                   pruner=plan.pruner.build())  # fmt: skip
         objective = TrialObjective(space, plan.output_dir / ERROR_LOG)
-        status = trial_loop(study, objective, plan.n_trials, heartbeat=heartbeat_of(storage))
+        status = trial_loop(study, objective, plan.n_trials, storage=storage)
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(0 if status == "done" else 3)
