@@ -80,6 +80,10 @@ class RunOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+#: Seconds a failed trial without an error waits for the retry that explains it.
+FAILURE_NOTE_WAIT = 10.0
+
+
 class _Progress:
     """A tqdm bar over finished trials with the best value, plus one line per failure."""
 
@@ -91,6 +95,7 @@ class _Progress:
                                                                  states=(TrialState.FAIL,))}  # fmt: skip
         self.first_error: str | None = None
         self.failed_now = 0
+        self.unexplained: dict[int, float] = {}  # FAIL trials without an error: first seen
         self.bar = tqdm(
             total=plan.n_trials, initial=min(n_finished(study), plan.n_trials),
             desc=plan.study_name, unit="trial", file=sys.stderr, dynamic_ncols=True,
@@ -100,15 +105,21 @@ class _Progress:
         )  # fmt: skip
         self.update()
 
-    def update(self) -> None:
+    def update(self, final: bool = False) -> None:
+        """Show progress and new failures; a failure without a recorded error waits up to
+        FAILURE_NOTE_WAIT seconds (unless ``final``): Optuna fails a trial whose heartbeat
+        stopped a moment before its retry says why."""
         trials = self.study.get_trials(deepcopy=False)
         done = sum(t.state in FINISHED for t in trials)
         for t in trials:
             if t.state == TrialState.FAIL and t.number not in self.seen_failed:
+                error = read_attr(t.user_attrs, ERROR) or stale_note(t, trials)
+                first_seen = self.unexplained.setdefault(t.number, time.monotonic())
+                if error is None and not final and time.monotonic() - first_seen < FAILURE_NOTE_WAIT:
+                    continue
                 self.seen_failed.add(t.number)
                 self.failed_now += 1
-                error = (read_attr(t.user_attrs, ERROR) or stale_note(t, trials)
-                         or "no error recorded")
+                error = error or "no error recorded"
                 self.first_error = self.first_error or f"trial {t.number}: {error}"
                 self.bar.write(f"trial {t.number} failed: {error}", file=sys.stderr)
         best = best_trial(self.study)
@@ -282,7 +293,7 @@ def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, n_existing: in
         outcome.interrupted = True
     finally:
         with contextlib.suppress(Exception):
-            bar.update()
+            bar.update(final=True)
         bar.close()
     outcome.failed_now = bar.failed_now
     outcome.first_error = bar.first_error
