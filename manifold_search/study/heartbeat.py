@@ -42,7 +42,7 @@ class TrialHeartbeat:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:  # fmt: skip
         self._stop.set()
-        self._thread.join()
+        self._thread.join(timeout=self._interval)  # a daemon: a hung database call is left
 
     @property
     def poll_seconds(self) -> float:

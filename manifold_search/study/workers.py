@@ -211,6 +211,8 @@ def _loop(study: optuna.Study, objective: Callable[[optuna.Trial], float], targe
                 return "done"
             time.sleep(beats.poll_seconds)  # the others' trials finish, or go stale
             optuna.storages.fail_stale_trials(study)
+            if after_trial is not None:
+                after_trial()
             continue
         last.clear()
         lost = False  # failed as stale by another worker: this process paused past the grace
