@@ -197,10 +197,18 @@ def _check_retried(study: optuna.Study, victim: int, pid: int, n_trials: int,
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert n_trials <= len(complete) <= n_trials + workers - 1
     assert all(t.user_attrs.get(RECORD) for t in complete)
-    configs = [tuple(sorted(t.params.items())) for t in complete]
-    assert len(set(configs)) == len(configs), "a configuration was trained twice"
+    twice = _same_config(complete)
+    assert not twice, f"trials {twice} trained one configuration (proposed concurrently?)"
     every = [tuple(sorted(t.params.items())) for t in trials]
     assert len(every) - len(set(every)) == 1  # the killed trial and its retry, nothing else
+
+
+def _same_config(trials: list) -> list[list[int]]:
+    """Groups of trial numbers that share their parameters."""
+    groups: dict[tuple, list[int]] = {}
+    for t in trials:
+        groups.setdefault(tuple(sorted(t.params.items())), []).append(t.number)
+    return [numbers for numbers in groups.values() if len(numbers) > 1]
 
 
 def _kill_case(n_trials: int, workers: int, victim: int, *marks):
