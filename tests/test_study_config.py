@@ -122,6 +122,9 @@ def _error(tmp_path, text: str) -> str:
         (('name = "t"', 'name = "t"\nartifacts = "gs://b/x"'), ["[study] artifacts", "s3://BUCKET"]),
         (('name = "t"', 'name = "t"\nartifacts = "s3:///x"'), ["names no bucket"]),
         (('name = "t"', 'name = "t"\nartifacts = 3'), ["[study] artifacts must be a shared folder"]),
+        (('name = "t"', 'name = "t"\nheartbeat = 0'), ["[study] heartbeat must be a whole number of seconds from 1 to 3600", "got 0"]),
+        (('name = "t"', 'name = "t"\nheartbeat = 2.5'), ["[study] heartbeat must be", "not a number"]),
+        (('name = "t"', 'name = "t"\nheartbeat = 86400'), ["from 1 to 3600", "got 86400"]),
     ],
 )
 def test_config_errors_are_one_line(tmp_path, change, expected):
@@ -176,6 +179,16 @@ def test_cli_config_errors_exit_2_without_traceback(tmp_path, capsys):
         code, _, err = _cli(capsys, ["run", str(good), *argv])
         assert code == 2 and part in err and err.count("\n") == 1, err
         assert "Traceback" not in err
+
+
+def test_heartbeat_on_a_file_storage_is_refused(tmp_path, capsys):
+    path = tmp_path / "hb.toml"
+    path.write_text(GOOD.format(out=tmp_path / "out").replace('name = "t"', 'name = "t"\nheartbeat = 5'))
+    assert load_config(path).study.heartbeat == 5
+    code, _, err = _cli(capsys, ["run", str(path)])
+    assert code == 2 and err.count("\n") == 1, err
+    assert "[study] heartbeat applies to database servers" in err and "remove the key" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_cli_report_and_explore_errors(tmp_path, capsys):

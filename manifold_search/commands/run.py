@@ -31,8 +31,12 @@ _EPILOG = textwrap.dedent(
     <output_dir>/report/ at the end (report-<study name>/ for another sampler's
     study); failed trials' tracebacks go to <output_dir>/errors.log.
 
-    exit status: 0 done, 1 trials kept failing or a worker died, 2 bad input, 130
-    interrupted (Ctrl-C or SIGTERM).
+    On a database server (postgresql://...) a running trial sends a heartbeat every
+    [study] heartbeat seconds (default 20); a trial whose worker died, on any machine,
+    is failed after 3 missed heartbeats and retried once by another worker.
+
+    exit status: 0 done, 1 trials kept failing or a worker died (even when the others
+    reached the target), 2 bad input, 130 interrupted (Ctrl-C or SIGTERM).
     """
 )
 
@@ -141,6 +145,10 @@ def _closing_lines(args: argparse.Namespace, plan: Any, outcome: Any) -> int:
         print(f"stopped at the timeout of {duration(plan.timeout)} with {outcome.finished}/"
               f"{outcome.target} finished trials{skipped}; continue with: {resume}",
               file=sys.stderr)
+    if outcome.dead_workers and outcome.finished >= outcome.target:  # heartbeat retried its trial
+        print(f"a worker died: {'; '.join(outcome.dead_workers)}; the other workers retried its "
+              "trial and reached the target", file=sys.stderr)
+        return 1
     if outcome.dead_workers:
         print(f"stopped: {'; '.join(outcome.dead_workers)}; its trial is marked FAIL on resume, "
               f"finished trials are kept; resume with: {resume}", file=sys.stderr)

@@ -9,6 +9,8 @@ A study config has three tables::
     seed = 0                     # the sampler's seed
     output_dir = "../runs/quickstart"   # relative to this file; default: runs/<name>
     # storage = "sqlite:///../runs/quickstart/study.db"   # default: <output_dir>/study.db
+    # heartbeat = 20             # seconds; database servers only (a dead worker's trial
+    #                            # is failed after 3 heartbeats and retried once)
 
     [space]
     name = "mnist1d"             # a bundled search space or "package.module:object"
@@ -69,6 +71,7 @@ class StudySection:
     artifacts: str | None = None
     artifacts_endpoint: str | None = None
     timeout: float | None = None
+    heartbeat: int | None = None  # seconds between a running trial's heartbeats (servers only)
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,8 @@ def _resolve_path_options(options: Mapping[str, Any], base_dir: Path) -> dict[st
 
 # -- field checks ---------------------------------------------------------------------
 
+#: Longest heartbeat interval: beyond an hour a dead worker's trial would wait hours for its retry.
+MAX_HEARTBEAT = 3600
 _STUDY_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "name": ((str,), 'a string, e.g. name = "my-study"'),
     "n_trials": ((int,), "a positive integer, e.g. n_trials = 50"),
@@ -191,6 +196,8 @@ _STUDY_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "artifacts_endpoint": ((str,), 'an S3 endpoint URL, e.g. artifacts_endpoint = '
                            '"http://127.0.0.1:9000"'),
     "timeout": ((int, float), "seconds after which no new trial starts, e.g. timeout = 600"),
+    "heartbeat": ((int,), f"a whole number of seconds from 1 to {MAX_HEARTBEAT}, e.g. "
+                  "heartbeat = 20"),
 }
 #: More trials than this in one study is a typo, not a plan (the sampler is measured to 2,000).
 MAX_TRIALS = 100_000
@@ -272,6 +279,10 @@ def _study_section(table: Mapping[str, Any], path: str) -> StudySection:
     if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
         raise ConfigError(f"{path}: [study] timeout must be a positive number of seconds, "
                           f"got {timeout}; or leave it out for no time limit")
+    heartbeat = table.get("heartbeat")
+    if heartbeat is not None and not 1 <= heartbeat <= MAX_HEARTBEAT:
+        raise ConfigError(f"{path}: [study] heartbeat must be {_STUDY_FIELDS['heartbeat'][1]}, "
+                          f"got {heartbeat}")
     storage = table.get("storage")
     if storage is not None:
         try:
@@ -281,7 +292,7 @@ def _study_section(table: Mapping[str, Any], path: str) -> StudySection:
     return StudySection(
         name=name, n_trials=table["n_trials"], direction=direction, seed=seed,
         storage=storage, output_dir=table.get("output_dir"), artifacts=_artifacts(table, path),
-        artifacts_endpoint=table.get("artifacts_endpoint"),
+        artifacts_endpoint=table.get("artifacts_endpoint"), heartbeat=heartbeat,
         timeout=None if timeout is None else float(timeout),
     )  # fmt: skip
 

@@ -18,7 +18,7 @@ from manifold_search.study.config import (
     pruner_section,
     validate_storage_url,
 )
-from manifold_search.study.storage import RunError, storage_file
+from manifold_search.study.storage import HEARTBEAT_SECONDS, RunError, storage_file
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,11 @@ class StudyPlan:
     @property
     def output_dir(self) -> Path:
         return self.config.output_dir
+
+    @property
+    def heartbeat(self) -> int:
+        """Seconds between heartbeats of a running trial on a database server."""
+        return self.config.study.heartbeat or HEARTBEAT_SECONDS
 
     @property
     def is_main(self) -> bool:
@@ -91,6 +96,11 @@ def _check_overrides(config: StudyConfig, trials: int | None, storage: str | Non
         except ConfigError as exc:
             raise RunError(str(exc)) from None
     url = config.storage_url(storage)
+    if config.study.heartbeat is not None and storage_file(url) is not None:
+        raise RunError(
+            f"{config.path}: [study] heartbeat applies to database servers, and {url!r} is a "
+            "file (a dead worker's trial there is failed when the run resumes); remove the key"
+        )
     records = config.space.options.get("record", True) is not False
     if records and storage_file(url) is None and config.artifact_location() is None:
         raise RunError(

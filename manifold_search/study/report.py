@@ -46,7 +46,7 @@ from manifold_search.study.data import (
 from manifold_search.study.locate import report_dir
 from manifold_search.study.plots import plot_features, plot_history, plot_manifold
 from manifold_search.study.sparse_plot import plot_sparse_zoom
-from manifold_search.study.storage import ReportError, trials_span
+from manifold_search.study.storage import ReportError, stale_note, trials_span
 
 N_BEST = 5  # rows of the best-trials table
 
@@ -203,7 +203,8 @@ def _failed_text(data: StudyData) -> list[str]:
         return []
     lines = ["", "## Failed trials", "", "| trial | error |", "|---:|---|"]
     for t in failed[:20]:
-        error = str(read_attr(t.user_attrs, ERROR, "no error recorded")).replace("|", "\\|")
+        error = read_attr(t.user_attrs, ERROR) or stale_note(t, data.trials) or "no error recorded"
+        error = str(error).replace("|", "\\|")
         lines.append(f"| {t.number} | {error} |")
     if len(failed) > 20:
         lines.append(f"| ... | {len(failed) - 20} more |")

@@ -45,6 +45,7 @@ from manifold_search.study.storage import (
     best_trial,
     n_finished,
     open_storage,
+    stale_note,
     trials_span,
 )
 from manifold_search.study.workers import (
@@ -81,6 +82,10 @@ class RunOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+#: Seconds a failed trial without an error waits for the retry that explains it.
+FAILURE_NOTE_WAIT = 10.0
+
+
 class _Progress:
     """A tqdm bar over finished trials with the best value, plus one line per failure.
 
@@ -101,6 +106,7 @@ class _Progress:
                                                                  states=(TrialState.FAIL,))}  # fmt: skip
         self.first_error: str | None = None
         self.failed_now = 0
+        self.unexplained: dict[int, float] = {}  # FAIL trials without an error: first seen
         self.bar = tqdm(
             total=plan.n_trials, initial=min(n_finished(study), plan.n_trials),
             desc=plan.study_name, unit="trial", file=sys.stderr, dynamic_ncols=True,
@@ -123,14 +129,21 @@ class _Progress:
         live = ", ".join(f"trial {n} epoch {e}{total}" for n, e in sorted(running.items())[:3])
         return " · ".join(x for x in (self.best_text, live) if x)
 
-    def update(self) -> None:
+    def update(self, final: bool = False) -> None:
+        """Show progress and new failures; a failure without a recorded error waits up to
+        FAILURE_NOTE_WAIT seconds (unless ``final``): Optuna fails a trial whose heartbeat
+        stopped a moment before its retry says why."""
         trials = self.study.get_trials(deepcopy=False)
         done = sum(t.state in FINISHED for t in trials)
         for t in trials:
             if t.state == TrialState.FAIL and t.number not in self.seen_failed:
+                error = read_attr(t.user_attrs, ERROR) or stale_note(t, trials)
+                first_seen = self.unexplained.setdefault(t.number, time.monotonic())
+                if error is None and not final and time.monotonic() - first_seen < FAILURE_NOTE_WAIT:
+                    continue
                 self.seen_failed.add(t.number)
                 self.failed_now += 1
-                error = read_attr(t.user_attrs, ERROR, "no error recorded")
+                error = error or "no error recorded"
                 self.first_error = self.first_error or f"trial {t.number}: {error}"
                 self.bar.write(f"trial {t.number} failed: {error}", file=sys.stderr)
         best = best_trial(self.study)
@@ -181,7 +194,7 @@ def _check_resumable(study: optuna.Study, plan: StudyPlan) -> None:
 
 def open_study(plan: StudyPlan, storage: optuna.storages.BaseStorage | None = None) -> optuna.Study:
     """Create or load the plan's study and check that it may be resumed."""
-    storage = storage or open_storage(plan.storage_url)
+    storage = storage or open_storage(plan.storage_url, heartbeat=plan.heartbeat)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -252,7 +265,7 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
     """Run ``plan`` to its target, then (unless ``report=False``) write the study report."""
     log = log or (lambda message: print(message, file=sys.stderr))
     quiet_optuna()
-    storage = open_storage(plan.storage_url)
+    storage = open_storage(plan.storage_url, heartbeat=plan.heartbeat)
     space = build_space(plan.config.space, plan.config.path)
     _load_data(space, plan.config.path)
     try:
@@ -274,7 +287,7 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
     if plan.workers > (os.cpu_count() or 1):
         outcome.notes.append(f"{plan.workers} workers on {os.cpu_count()} CPU cores will contend")
     start = time.perf_counter()
-    _run_trials(study, plan, space, outcome, progress)
+    _run_trials(study, plan, space, outcome, progress, storage)
     outcome.wall_seconds = time.perf_counter() - start
     outcome.study_seconds = trials_span(study)
     outcome.finished = n_finished(study)
@@ -298,8 +311,9 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
 
 
 def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, outcome: RunOutcome,
-                progress: bool) -> None:  # fmt: skip
-    """Train until the target (in this process, or in worker processes); fill ``outcome``."""
+                progress: bool, storage: optuna.storages.BaseStorage) -> None:  # fmt: skip
+    """Train until the target (in this process, or in worker processes); fill ``outcome``.
+    ``storage``: the one ``study`` was opened on."""
     remaining = plan.n_trials - outcome.finished_before
     bar = _Progress(study, plan, progress and remaining > 0, getattr(space, "epochs", None))
     # CLOCK_MONOTONIC is one clock for every process of this machine, so workers share it.
@@ -309,7 +323,7 @@ def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, outcome: RunOu
             study.sampler = seeded_sampler(plan)  # seeded at its first trial (study/seeds.py)
             objective = TrialObjective(space, plan.output_dir / ERROR_LOG)
             status = trial_loop(study, objective, plan.n_trials, after_trial=bar.update,
-                                deadline=deadline)  # fmt: skip
+                                deadline=deadline, storage=storage)  # fmt: skip
             outcome.stopped_failing = status == "failing"
         elif remaining > 0:
             outcome.stopped_failing, outcome.dead_workers = run_workers(
@@ -318,7 +332,7 @@ def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, outcome: RunOu
         outcome.interrupted = True
     finally:
         with contextlib.suppress(Exception):
-            bar.update()
+            bar.update(final=True)
         bar.close()
     outcome.failed_now = bar.failed_now
     outcome.first_error = bar.first_error

@@ -15,12 +15,16 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from manifold_search._attrs import ERROR, WORKER
+
 #: File in the output directory naming the storage and study of each study run there.
 RUN_FILE = "run.json"
 #: File in the output directory collecting full tracebacks of failed trials.
 ERROR_LOG = "errors.log"
-#: Seconds between heartbeats of a running trial on a database server (the grace period is 3x).
+#: Default seconds between heartbeats of a running trial on a database server
+#: (``[study] heartbeat``); a trial silent for STALE_AFTER heartbeats is failed and retried.
 HEARTBEAT_SECONDS = 20
+STALE_AFTER = 3
 #: Trial states that count towards a study's target.
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -82,11 +86,13 @@ def _open_journal(path: Path, create: bool) -> optuna.storages.BaseStorage:
         raise RunError(f"journal storage {path}: cannot create it ({exc.strerror})") from None
 
 
-def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorage:
+def open_storage(url: str, *, create: bool = True,
+                 heartbeat: int = HEARTBEAT_SECONDS) -> optuna.storages.BaseStorage:  # fmt: skip
     """The storage of ``url``: SQLite with a long lock timeout (several processes write to
-    one file); a journal file; database servers with Optuna's heartbeat, so a trial whose
-    worker died is failed and retried (``RetryHeartbeatStaleTrialCallback``). With
-    ``create=False`` a missing file is an error instead of a new empty study."""
+    one file); a journal file; database servers with Optuna's heartbeat every ``heartbeat``
+    seconds, so a trial whose worker died (on any machine) is failed after STALE_AFTER
+    missed heartbeats and retried once (:class:`RetryStaleTrial`). With ``create=False``
+    a missing file is an error instead of a new empty study."""
     journal = journal_path(url)
     if journal is not None:
         return _open_journal(journal, create)
@@ -101,9 +107,8 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
             raise RunError(f"storage {url!r}: cannot create {path.parent} ({exc})") from None
         kwargs: dict[str, Any] = {"engine_kwargs": {"connect_args": {"timeout": 60}}}
     else:
-        kwargs = {"heartbeat_interval": HEARTBEAT_SECONDS, "grace_period": 3 * HEARTBEAT_SECONDS,
-                  "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
-                      max_retry=1)}  # fmt: skip
+        kwargs = {"heartbeat_interval": heartbeat, "grace_period": STALE_AFTER * heartbeat,
+                  "heartbeat_stale_trial_callback": RetryStaleTrial()}
     try:
         return _rdb_storage(driver_url(url), kwargs)
     except Exception as exc:  # bad URL, missing driver, unreachable server
@@ -138,6 +143,39 @@ def _rdb_storage(url: str, kwargs: dict[str, Any]) -> optuna.storages.RDBStorage
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+class RetryStaleTrial:
+    """Optuna's ``RetryHeartbeatStaleTrialCallback(max_retry=1)``: a trial failed for a stale
+    heartbeat comes back once as a WAITING trial with the same parameters (Optuna records
+    ``failed_trial`` and ``retry_history`` on it), which the next worker to ask runs.
+    The copy leaves out the dead worker's record and the failure's error, so that no
+    stale-trial check takes the retry for a trial of that dead process between its start
+    and its new record."""
+
+    def __init__(self) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        trial.user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in (WORKER, ERROR)}
+        self._retry(study, trial)
+
+
+def heartbeat_of(storage: optuna.storages.BaseStorage) -> int | None:
+    """The storage's heartbeat interval in seconds (None: no heartbeat, e.g. SQLite, journal)."""
+    return getattr(storage, "heartbeat_interval", None)
+
+
+def stale_note(trial: FrozenTrial, trials: list[FrozenTrial]) -> str | None:
+    """Why a FAIL trial without an error failed, when Optuna failed it for a stale heartbeat
+    (its worker died): the retry that names it as ``failed_trial``; else None."""
+    retries = [t.number for t in trials if trial.number in t.system_attrs.get("retry_history", ())]
+    if not retries:
+        return None
+    return (f"its worker stopped sending heartbeats (the process or machine died); "
+            f"retried as trial {retries[0]}")
 
 
 def load_study(storage: str, name: str) -> optuna.Study:

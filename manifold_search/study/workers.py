@@ -3,10 +3,14 @@
 Stale trials. A trial records the host, process id and process start time of the
 worker running it (user attribute ``manifold_search:worker``). On (re)start, a
 RUNNING trial whose process on this host no longer exists was left by a killed
-run and is marked FAIL. With one worker, RUNNING trials whose owner cannot be
-checked (no record, or another host of a SQLite file) are failed too; with
-several workers they are left alone. Storages other than SQLite get Optuna's
-heartbeat, so trials of workers that died on other machines are failed by Optuna.
+run and is marked FAIL. With one worker on a file storage, RUNNING trials whose
+owner cannot be checked (no record, or another host of a SQLite file) are failed
+too; with several workers they are left alone. Database servers get Optuna's
+heartbeat instead: a trial whose worker died on any machine is failed by the next
+worker that asks for a trial once it has missed 3 heartbeats, and retried once
+(:class:`~manifold_search.study.storage.RetryStaleTrial`); a worker with nothing
+left to start waits for the other workers' running trials, so a dead worker's
+trial is retried and the target reached.
 
 Parallel workers. ``workers=K`` starts K processes (``spawn`` context, one
 torch/BLAS thread each) on the shared storage. Each worker seeds its sampler from
@@ -40,9 +44,16 @@ from manifold_search._attrs import ERROR, WORKER, read_attr
 from manifold_search._signals import interrupts_kept, sigterm_as_interrupt
 from manifold_search._threads import thread_env
 from manifold_search.study.config import build_section_sampler, build_space
+from manifold_search.study.heartbeat import TrialHeartbeat, failed_as_stale
 from manifold_search.study.plan import StudyPlan
 from manifold_search.study.seeds import FirstTrialSeeded
-from manifold_search.study.storage import ERROR_LOG, counts, n_finished, open_storage
+from manifold_search.study.storage import (
+    ERROR_LOG,
+    counts,
+    heartbeat_of,
+    n_finished,
+    open_storage,
+)
 
 #: Consecutive failed trials after which a worker stops (a broken setup, not bad luck).
 MAX_CONSECUTIVE_FAILURES = 3
@@ -98,15 +109,18 @@ def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
     """Mark RUNNING trials left by killed processes as FAIL; return their numbers.
 
     ``storage`` is the storage object ``study`` was opened on. A trial whose worker
-    process on this host is gone is stale. With ``workers == 1`` a trial whose owner
-    cannot be checked is taken as stale too: another ``run`` on this host is recognised by
-    its live pid, but one on another host sharing a SQLite file is not; there, use
-    ``--workers`` or a database server. A trial with no worker record at all that started
-    less than ``FRESH_SECONDS`` ago is left alone: it is another ``run``'s trial in the
-    moment between its creation and its record (two runs started together).
-    Optuna's own heartbeat check runs as well.
+    process on this host is gone is stale (on a database server it is retried once, as
+    Optuna's heartbeat would after its grace period). With ``workers == 1`` on a file
+    storage a trial whose owner cannot be checked is taken as stale too: another ``run``
+    on this host is recognised by its live pid, but one on another host sharing a SQLite
+    file is not; there, use ``--workers`` or a database server. A trial with no worker
+    record at all that started less than ``FRESH_SECONDS`` ago is left alone: it is
+    another ``run``'s trial in the moment between its creation and its record (two runs
+    started together). On a database server trials whose owner cannot be checked (other
+    machines') are left to Optuna's heartbeat check, which runs here as well.
     """
     optuna.storages.fail_stale_trials(study)
+    heartbeat = heartbeat_of(storage)
     study_id = storage.get_study_id_from_name(study.study_name)
     stale = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -114,7 +128,7 @@ def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
         alive = owner_alive(record)
         if record is None and _just_started(trial):
             continue
-        if alive is False or (alive is None and workers == 1):
+        if alive is False or (alive is None and workers == 1 and not heartbeat):
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
             try:
                 storage.set_trial_user_attr(
@@ -122,6 +136,9 @@ def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
                 )
                 if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
                     stale.append(trial.number)
+                    if heartbeat:  # retried, as after a stale heartbeat
+                        retry = storage.get_heartbeat_stale_trial_callback()
+                        retry(study, storage.get_trial(trial_id))
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # finished meanwhile by its owner
     return stale
@@ -172,34 +189,79 @@ def trial_loop(
     target: int,
     after_trial: Callable[[], None] | None = None,
     deadline: float | None = None,
+    storage: optuna.storages.BaseStorage | None = None,
 ) -> str:
     """Run trials until finished + running trials reach ``target``.
 
-    Returns ``"done"``, ``"failing"`` (MAX_CONSECUTIVE_FAILURES trials in a row
-    failed) or ``"timeout"`` (``time.monotonic()`` passed ``deadline``: as Optuna's
-    ``timeout``: checked after each trial, so one always runs; none starts after it).
+    ``storage`` is the storage ``study`` was opened on. With a heartbeat (database
+    servers) a trial's heartbeat is kept up until it is stored
+    (:class:`~manifold_search.study.heartbeat.TrialHeartbeat`), and at the end the loop
+    waits while other workers' trials run, failing stale ones (Optuna's
+    ``fail_stale_trials``, which ``optimize`` also calls before each trial), so that the
+    retry of a trial whose worker died is run here and the target is reached; it returns
+    when ``target`` trials are finished or no running trial is a manifold-search worker's.
+
+    Returns ``"done"``, ``"failing"`` (MAX_CONSECUTIVE_FAILURES trials in a row failed)
+    or ``"timeout"`` (``time.monotonic()`` passed ``deadline``: as Optuna's ``timeout``,
+    checked after each trial, so one always runs; none starts after it).
     KeyboardInterrupt propagates (Optuna has marked the trial FAIL).
     """
+    heartbeat = heartbeat_of(storage) if storage is not None else None
+    beats = TrialHeartbeat(study, storage, heartbeat) if heartbeat else None
+    with beats or contextlib.nullcontext():
+        return _loop(study, objective, target, after_trial, beats, deadline)
+
+
+def _loop(study: optuna.Study, objective: Callable[[optuna.Trial], float], target: int,
+          after_trial: Callable[[], None] | None, beats: TrialHeartbeat | None,
+          deadline: float | None) -> str:  # fmt: skip
     failures = 0
     last: list[FrozenTrial] = []
 
     def remember(_study: optuna.Study, trial: FrozenTrial) -> None:
         last.append(trial)
 
+    def run(trial: optuna.Trial) -> float:
+        if beats is not None:
+            beats.follow(trial)
+        return objective(trial)
+
     while True:
         c = counts(study)
         if c["COMPLETE"] + c["PRUNED"] + c["RUNNING"] >= target:
-            return "done"
+            if beats is None or c["COMPLETE"] + c["PRUNED"] >= target or not _workers_running(study):
+                return "done"
+            time.sleep(beats.poll_seconds)  # the others' trials finish, or go stale
+            optuna.storages.fail_stale_trials(study)
+            if after_trial is not None:
+                after_trial()
+            continue
         if deadline is not None and last and time.monotonic() >= deadline:
             return "timeout"  # checked after a trial, as Optuna's timeout: one always runs
         last.clear()
-        with interrupts_kept():  # Ctrl-C while Optuna records the result stays an interrupt
-            study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[remember])
+        lost = False  # failed as stale by another worker: this process paused past the grace
+        try:
+            with interrupts_kept():  # Ctrl-C while Optuna records the result stays an interrupt
+                study.optimize(run, n_trials=1, catch=(Exception,), callbacks=[remember])
+        except AssertionError as exc:
+            if not failed_as_stale(exc):
+                raise
+            lost = True
+        finally:
+            if beats is not None:
+                beats.release()
         if after_trial is not None:
             after_trial()
-        failures = failures + 1 if last and last[-1].state == TrialState.FAIL else 0
+        failures = failures + 1 if lost or (last and last[-1].state == TrialState.FAIL) else 0
         if failures >= MAX_CONSECUTIVE_FAILURES:
             return "failing"
+
+
+def _workers_running(study: optuna.Study) -> bool:
+    """Whether a RUNNING trial was started by a manifold-search worker (it sends heartbeats,
+    so it finishes or goes stale); a trial of someone's own code may never do either."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return any(read_attr(t.user_attrs, WORKER) is not None for t in running)
 
 
 def _die_with_parent() -> None:
@@ -228,10 +290,11 @@ def _worker_main(plan: StudyPlan, deadline: float | None = None) -> None:
     quiet_optuna()
     try:
         space = build_space(plan.config.space, plan.config.path)
-        study = optuna.load_study(study_name=plan.study_name, storage=open_storage(plan.storage_url),
+        storage = open_storage(plan.storage_url, heartbeat=plan.heartbeat)
+        study = optuna.load_study(study_name=plan.study_name, storage=storage,
                                   sampler=seeded_sampler(plan), pruner=plan.pruner.build())  # fmt: skip
         objective = TrialObjective(space, plan.output_dir / ERROR_LOG)
-        status = trial_loop(study, objective, plan.n_trials, deadline=deadline)
+        status = trial_loop(study, objective, plan.n_trials, deadline=deadline, storage=storage)
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(3 if status == "failing" else 0)
@@ -246,8 +309,9 @@ def run_workers(plan: StudyPlan, study: optuna.Study, on_tick: Callable[[], None
     """Run ``plan.workers`` processes to the target.
 
     Returns (stopped on failures, workers that died): a worker killed from outside
-    (SIGKILL, out of memory) is not replaced; its trial is failed as stale on resume,
-    and the run reports it and exits non-zero.
+    (SIGKILL, out of memory) is not replaced, and the run reports it and exits non-zero.
+    Its trial is failed as stale on resume; on a database server the other workers fail
+    it once its heartbeat is stale, run its retry and reach the target.
     """
     from multiprocessing.connection import wait
 
