@@ -24,6 +24,7 @@ WORKER = PREFIX + "worker"  # which process runs the trial (host, pid), for stal
 ERROR = PREFIX + "error"  # the one-line error of a failed trial
 TEST_VALUE = PREFIX + "test_value"  # held-out value of a benchmark trial
 PRUNED_AT = PREFIX + "pruned_at"  # epoch at which a pruned trial's network was recorded
+CLAIM = PREFIX + "claim"  # the configuration a proposal chose, written before any parameter is suggested
 
 # study attributes
 PROBE = PREFIX + "probe"  # fingerprint of the study's probe set

@@ -63,6 +63,7 @@ from manifold_search import _feature_link, _optuna_compat
 from manifold_search._acquisition import local_search, region_log_acquisition
 from manifold_search._ard_gp import ArdGP, log_expected_improvement
 from manifold_search._attrs import PROPOSAL
+from manifold_search._claims import claim, taken_by_others
 from manifold_search._history import History, gather
 from manifold_search._placement import annotate_placement
 from manifold_search._surrogate import (
@@ -84,6 +85,9 @@ from manifold_search.proposal import (
 from manifold_search.representations import network_reference
 
 _logger = logging.getLogger(__name__)
+
+#: Choices a proposal makes at most when concurrent workers keep claiming its pick first.
+_CLAIM_ATTEMPTS = 4
 
 
 def _require_single_objective(study: Study) -> None:
@@ -257,7 +261,15 @@ class ManifoldSampler(BaseSampler):
         if not candidates:
             return None
         gp = self._fit_surrogate(history, geometry)
-        proposal = self._choose(history, geometry, regions, gp, candidates, rng)
+        taken: set[tuple] = set()
+        for _ in range(_CLAIM_ATTEMPTS):  # step 7, then a claim against concurrent workers
+            proposal = self._choose(history, geometry, regions, gp, candidates, rng, taken)
+            if not claim(study, trial, proposal.params):
+                break
+            clash = taken_by_others(study, trial)
+            if config_key(proposal.params) not in clash:
+                break
+            taken |= clash
         self._record(study, trial, proposal)
         return proposal
 
@@ -360,13 +372,17 @@ class ManifoldSampler(BaseSampler):
         return MetricGP(geometry.weights, history.encoder.deltas).fit(train_x, train_y)
 
     def _choose(self, history: History, geometry: _TrialGeometry, regions: _Regions,
-                gp: MetricGP | ArdGP, candidates: list[Config], rng: np.random.Generator) -> Proposal:  # fmt: skip
+                gp: MetricGP | ArdGP, candidates: list[Config], rng: np.random.Generator,
+                taken: set[tuple] = frozenset()) -> Proposal:  # fmt: skip
         """Step 7: the candidate of highest expected improvement, raised where it is
         predicted to land in a dense, high-performing region (the finished trials'
-        region scores smoothed onto the candidates by the GP kernel)."""
+        region scores smoothed onto the candidates by the GP kernel); none of ``taken``
+        (configurations other workers' running trials claimed)."""
         scores = regions.scores
+        if taken:
+            candidates = [c for c in candidates if config_key(c) not in taken] or candidates
         if self.surrogate == "ard":
-            params, mean, std = self._climb(history, regions, gp, candidates, rng)
+            params, mean, std = self._climb(history, regions, gp, candidates, rng, taken)
             weights = gp.theta / gp.theta.mean()
         else:
             cand_x = history.encoder.encode(candidates)
@@ -391,7 +407,7 @@ class ManifoldSampler(BaseSampler):
         )
 
     def _climb(self, history: History, regions: _Regions, gp: ArdGP, candidates: list[Config],
-               rng: np.random.Generator) -> tuple[Config, float, float]:  # fmt: skip
+               rng: np.random.Generator, taken: set[tuple]) -> tuple[Config, float, float]:  # fmt: skip
         """Step 7 with ``surrogate="ard"``: log EI x region lift over the candidates, then
         local search from the best few; the chosen configuration, its mean and std."""
         scores, incumbent = regions.scores, float(history.values.max())
@@ -406,7 +422,7 @@ class ManifoldSampler(BaseSampler):
 
         start = acquisition(candidates) + 1e-12 * rng.random(len(candidates))
         seen = {config_key(c) for c in history.configs}
-        seen |= {config_key(t.params) for t in history.running}
+        seen |= {config_key(t.params) for t in history.running} | taken
         params, _ = local_search(candidates, start, acquisition, history.encoder.distributions,
                                  history.configs, seen)  # fmt: skip
         mean, std = gp.predict(history.encoder.encode([params]))
