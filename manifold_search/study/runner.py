@@ -79,42 +79,87 @@ class RunOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+def _bar_class():
+    """tqdm (``tqdm.auto``: the notebook bar in Jupyter) keeping 2 columns free at the end.
+
+    A terminal echoes Ctrl-C as ``^C`` behind the bar; on a full-width bar the echo wraps
+    to the next line, a carriage return reaches only that line, and every later redraw
+    leaves one more bar on the screen (issue 12: 2-3 bars after Ctrl-C). Overriding
+    ``format_dict`` is tqdm's documented way to change what a bar is drawn with."""
+    from tqdm.auto import tqdm
+
+    class _Bar(tqdm):
+        @property
+        def format_dict(self):
+            d = super().format_dict
+            if d.get("ncols"):
+                d["ncols"] = max(20, d["ncols"] - 2)
+            return d
+
+    return _Bar
+
+
 class _Progress:
     """A tqdm bar over finished trials with the best value, plus one line per failure."""
 
     def __init__(self, study: optuna.Study, plan: StudyPlan, enabled: bool) -> None:
-        from tqdm.auto import tqdm
-
         self.study = study
         self.seen_failed = {t.number for t in study.get_trials(deepcopy=False,
                                                                  states=(TrialState.FAIL,))}  # fmt: skip
         self.first_error: str | None = None
         self.failed_now = 0
-        self.bar = tqdm(
+        self.bar = _bar_class()(
             total=plan.n_trials, initial=min(n_finished(study), plan.n_trials),
             desc=plan.study_name, unit="trial", file=sys.stderr, dynamic_ncols=True,
-            disable=not enabled,
+            disable=not enabled, mininterval=0,  # every update drawn: Ctrl-C leaves the last
             bar_format="{desc}: {n_fmt}/{total_fmt} trials |{bar}| [{elapsed}<{remaining}]"
             "{postfix}",
         )  # fmt: skip
         self.update()
 
-    def update(self) -> None:
-        trials = self.study.get_trials(deepcopy=False)
-        done = sum(t.state in FINISHED for t in trials)
+    def _new_failures(self, trials: list[FrozenTrial]) -> list[tuple[int, str]]:
+        """FAIL trials not seen before, as (number, error); counted once each."""
+        out = []
         for t in trials:
             if t.state == TrialState.FAIL and t.number not in self.seen_failed:
                 self.seen_failed.add(t.number)
-                self.failed_now += 1
-                error = read_attr(t.user_attrs, ERROR, "no error recorded")
-                self.first_error = self.first_error or f"trial {t.number}: {error}"
-                self.bar.write(f"trial {t.number} failed: {error}", file=sys.stderr)
+                out.append((t.number, str(read_attr(t.user_attrs, ERROR, "no error recorded"))))
+        return out
+
+    def _count(self, failures: list[tuple[int, str]]) -> None:
+        for number, error in failures:
+            self.failed_now += 1
+            self.first_error = self.first_error or f"trial {number}: {error}"
+
+    def update(self) -> None:
+        trials = self.study.get_trials(deepcopy=False)
+        done = sum(t.state in FINISHED for t in trials)
+        failures = self._new_failures(trials)
+        self._count(failures)
+        for number, error in failures:
+            self.bar.write(f"trial {number} failed: {error}", file=sys.stderr)
         best = best_trial(self.study)
         if best is not None:
             self.bar.set_postfix_str(f"best {best.value:.4g} (trial {best.number})", refresh=False)
         self.bar.update(min(done, self.bar.total) - self.bar.n)
 
     def close(self) -> None:
+        self.bar.close()
+
+    def interrupted(self) -> None:
+        """After Ctrl-C: end the bar's line once and draw nothing more.
+
+        The bar as last drawn is up to date (every update is drawn). A failure line or
+        a final redraw would draw a second bar below it; the trial stopped by Ctrl-C is
+        no failure (the run's closing lines say how to resume), failures before it are
+        still counted."""
+        with contextlib.suppress(Exception):
+            self._count([f for f in self._new_failures(self.study.get_trials(deepcopy=False))
+                         if not f[1].startswith("interrupted")])  # fmt: skip
+        if not self.bar.disable:
+            self.bar.fp.write("\n")
+            self.bar.fp.flush()
+        self.bar.leave = False  # close() now clears the (empty) new line, draws no bar
         self.bar.close()
 
 
@@ -276,9 +321,12 @@ def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, n_existing: in
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
-        with contextlib.suppress(Exception):
-            bar.update()
-        bar.close()
+        if outcome.interrupted:
+            bar.interrupted()
+        else:
+            with contextlib.suppress(Exception):
+                bar.update()
+            bar.close()
     outcome.failed_now = bar.failed_now
     outcome.first_error = bar.first_error
 
