@@ -86,3 +86,24 @@ def test_svg_coordinates_prefer_up_right_on_screen() -> None:
     assert label.x > 100 and label.y < 100
     (label,) = label_layout([(100.0, 100.0)], ["#1 best"], measure)
     assert label.x > 100 and label.y > 100
+
+
+def test_a_label_next_to_another_star_gets_a_leader_line() -> None:
+    """Stars 20 px apart (not merged): each label is pushed out and drawn with a line to
+    its own star, so that a label between two stars is not read as the other's."""
+    anchors = [(100.0, 100.0), (112.0, 116.0)]
+    labels = label_layout(anchors, ["#15 best", "#27"], measure, offset=14.0, keep_clear=14.0,
+                          merge_radius=14.0)  # fmt: skip
+    assert len(labels) == 2 and all(label.leader for label in labels)
+    _assert_clear(labels, anchors, 14.0)
+    (alone,) = label_layout([(300.0, 300.0)], ["#1"], measure)
+    assert not alone.leader
+
+
+def test_labels_avoid_other_points_where_there_is_room() -> None:
+    dots = [(100.0 + dx, 100.0 + dy) for dx in (-25, -12, 0, 12, 25) for dy in (12, 25)]
+    (label,) = label_layout([(100.0, 100.0)], ["#1 best"], measure, dots=dots, dot_radius=6.0)
+    for dot in dots:
+        x0, y0, x1, y1 = label.box()
+        assert math.hypot(max(x0 - dot[0], 0, dot[0] - x1), max(y0 - dot[1], 0, dot[1] - y1)) >= 6.0
+    assert label.y < 100  # the free side: below the star (y up), the dots are above it

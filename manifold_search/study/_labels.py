@@ -58,6 +58,34 @@ def merge_coincident(anchors: Sequence[tuple[float, float]], radius: float) -> l
     return sorted(groups, key=lambda g: g[0])
 
 
+@dataclass(frozen=True)
+class _Scene:
+    """What a label must keep clear of: stars, other points, the bounds."""
+
+    stars: Sequence[tuple[float, float]]
+    keep_clear: float
+    dots: Sequence[tuple[float, float]]
+    dot_radius: float
+    bounds: tuple[float, float, float, float] | None
+
+    def cost(self, box: tuple[float, float, float, float], placed: list[Label]) -> float:
+        """Overlap with placed labels (padded by 2), intrusion into a star's circle or
+        (less) a point's, area outside the bounds: 0 for a free spot."""
+        cost = sum(overlap(box, p.box(), pad=2.0) for p in placed)
+        cost += sum(max(0.0, self.keep_clear - _gap(box, s)) ** 2 for s in self.stars)
+        cost += 0.25 * sum(max(0.0, self.dot_radius - _gap(box, d)) ** 2 for d in self.dots)
+        if self.bounds is not None:
+            area = (box[2] - box[0]) * (box[3] - box[1])
+            cost += 4 * (area - overlap(box, self.bounds))
+        return cost
+
+
+def _gap(box: tuple[float, float, float, float], point: tuple[float, float]) -> float:
+    """Distance from a point to a box (0 inside)."""
+    x, y = point
+    return math.hypot(max(box[0] - x, 0.0, x - box[2]), max(box[1] - y, 0.0, y - box[3]))
+
+
 def label_layout(
     anchors: Sequence[tuple[float, float]],
     texts: Sequence[str],
@@ -66,6 +94,9 @@ def label_layout(
     offset: float = 10.0,
     merge_radius: float = 4.0,
     keep_clear: float = 8.0,
+    crowd_radius: float | None = None,
+    dots: Sequence[tuple[float, float]] = (),
+    dot_radius: float = 0.0,
     bounds: tuple[float, float, float, float] | None = None,
     y_down: bool = False,
 ) -> list[Label]:
@@ -73,50 +104,47 @@ def label_layout(
 
     ``measure(text)`` gives a text's (width, height) in the anchors' units; ``offset`` is
     the gap from an anchor to its label on the first ring (at least ``keep_clear``);
-    ``keep_clear`` the radius around every anchor (its star) that no label may cover;
-    ``bounds`` (x0, y0, x1, y1), where given, the area labels must stay in; ``y_down``
-    for pixel coordinates that grow downwards (SVG), so "up-right" stays up-right. Anchors closer than ``merge_radius`` share
-    one label, their texts joined by ", ". Where no free spot exists (a crowded plot) the
-    spot with the least overlap is taken.
+    ``keep_clear`` the radius around every anchor (its star) that no label may cover.
+    Anchors closer than ``merge_radius`` share one label, their texts joined by ", ".
+    A label whose anchor has another within ``crowd_radius`` (default ``3 * offset``)
+    starts on the second ring with a leader line, so that it is clear which star it
+    names. ``dots`` (other points, radius ``dot_radius``) are avoided where there is
+    room; ``bounds`` (x0, y0, x1, y1) is the area labels stay in; ``y_down`` for pixel
+    coordinates that grow downwards (SVG), so that "up-right" stays up-right on screen.
+    Where no free spot exists (a crowded plot) the spot of least overlap is taken.
     """
-    flip = -1 if y_down else 1
+    scene = _Scene(anchors, keep_clear, dots, dot_radius, bounds)
+    groups = merge_coincident(anchors, merge_radius)
+    crowd = 3 * offset if crowd_radius is None else crowd_radius
     placed: list[Label] = []
-    for group in merge_coincident(anchors, merge_radius):
+    for group in groups:
         text = ", ".join(texts[i] for i in group)
-        width, height = measure(text)
-        ax, ay = anchors[group[0]]
-        best: tuple[float, Label] | None = None
-        for ring, scale in enumerate(_RINGS):
-            for dx, dy in _DIRECTIONS:
-                dy *= flip
-                r = offset * scale / math.hypot(dx, dy)  # the box's nearest corner or edge at r
-                label = Label(text, ax + dx * (r + width / 2), ay + dy * (r + height / 2),
-                              width, height, (ax, ay), ring > 0, tuple(group))  # fmt: skip
-                cost = _cost(label.box(), placed, anchors, keep_clear, bounds)
-                if best is None or cost < best[0]:
-                    best = (cost, label)
-                if cost < _FREE:
-                    break
-            if best is not None and best[0] < _FREE:
-                break
-        assert best is not None
-        placed.append(best[1])
+        anchor = anchors[group[0]]
+        crowded = any(math.dist(anchor, anchors[o[0]]) < crowd for o in groups if o is not group)
+        placed.append(_place(text, measure(text), anchor, tuple(group), scene, placed,
+                             offset, 1 if crowded else 0, -1 if y_down else 1))  # fmt: skip
     return placed
 
 
-def _cost(box: tuple[float, float, float, float], placed: list[Label],
-          anchors: Sequence[tuple[float, float]], keep_clear: float,
-          bounds: tuple[float, float, float, float] | None) -> float:  # fmt: skip
-    """Overlap with placed labels (padded by 2), intrusion into any star's circle, and
-    area outside the bounds: 0 for a free spot."""
-    cost = sum(overlap(box, p.box(), pad=2.0) for p in placed)
-    for x, y in anchors:
-        gap = math.hypot(max(box[0] - x, 0.0, x - box[2]), max(box[1] - y, 0.0, y - box[3]))
-        cost += max(0.0, keep_clear - gap) ** 2
-    if bounds is not None:
-        area = (box[2] - box[0]) * (box[3] - box[1])
-        cost += 4 * (area - overlap(box, bounds))
-    return cost
+def _place(text: str, size: tuple[float, float], anchor: tuple[float, float],
+           members: tuple[int, ...], scene: _Scene, placed: list[Label], offset: float,
+           first_ring: int, flip: int) -> Label:  # fmt: skip
+    """The first free spot on the rings around ``anchor``, else the least bad one."""
+    (width, height), (ax, ay) = size, anchor
+    best: tuple[float, Label] | None = None
+    for ring in range(first_ring, len(_RINGS)):
+        for dx, dy in _DIRECTIONS:
+            dy *= flip
+            r = offset * _RINGS[ring] / math.hypot(dx, dy)  # the box's nearest corner or edge
+            label = Label(text, ax + dx * (r + width / 2), ay + dy * (r + height / 2), width,
+                          height, anchor, ring > 0, members)  # fmt: skip
+            cost = scene.cost(label.box(), placed)
+            if cost < _FREE:
+                return label
+            if best is None or cost < best[0]:
+                best = (cost, label)
+    assert best is not None
+    return best[1]
 
 
 def leader_segment(label: Label, gap: float) -> tuple[float, float, float, float]:

@@ -63,7 +63,8 @@ def best_labels(data: StudyData, pixels: list[tuple[float, float]]) -> list[dict
     anchors = [pixels[index[k]] for k in keys]
     texts = [f"#{k} best" if rank == 0 else f"#{k}" for rank, k in enumerate(keys)]
     labels = label_layout(anchors, texts, _text_size, offset=STAR, keep_clear=STAR, merge_radius=STAR,
-                          bounds=(2.0, 2.0, WIDTH - 2.0, HEIGHT - 2.0), y_down=True)  # fmt: skip
+                          dots=pixels, dot_radius=7.0, bounds=(2.0, 2.0, WIDTH - 2.0, HEIGHT - 2.0),
+                          y_down=True)  # fmt: skip
     return [{"text": lb.text, "x": round(lb.x, 2), "y": round(lb.y, 2), "bold": 0 in lb.members,
              "leader": [round(v, 2) for v in leader_segment(lb, STAR)] if lb.leader else None}
             for lb in labels]  # fmt: skip

@@ -100,7 +100,7 @@ def history_figure(values: list[float], baselines: list[Baseline], *, maximize: 
         ax.set_xlabel("completed trials (in trial order)")
         ax.set_xlim(0.5, n + 0.5)
         ax.grid(alpha=0.3)
-    full.axhspan(lo, hi, color="C0", alpha=0.07, lw=0, zorder=1)
+    full.axhspan(lo, hi, color="C0", alpha=0.13, lw=0, zorder=1)
     full.set_ylabel(label)
     full.set_title("all trials", fontsize=10)
     zoom.set_ylim(lo, hi)
@@ -134,6 +134,7 @@ def _best_labels(fig, ax, data: StudyData, coords: np.ndarray) -> None:
     index = {k: i for i, k in enumerate(data.keys)}
     keys = data.best_keys()
     anchors = [tuple(ax.transData.transform(coords[index[k]][:2])) for k in keys]
+    dots = [tuple(p) for p in ax.transData.transform(coords[:, :2])]
     texts = [f"#{k} best" if rank == 0 else f"#{k}" for rank, k in enumerate(keys)]
 
     def measure(text: str) -> tuple[float, float]:
@@ -147,7 +148,8 @@ def _best_labels(fig, ax, data: StudyData, coords: np.ndarray) -> None:
     star = 9 * px_per_pt  # the star marker's radius (s=320 points^2)
     # stars closer than a star's radius overlap: one label names them all
     for label in label_layout(anchors, texts, measure, offset=star, keep_clear=star,
-                              merge_radius=star, bounds=bounds):  # fmt: skip
+                              merge_radius=star, dots=dots, dot_radius=5 * px_per_pt,
+                              bounds=bounds):  # fmt: skip
         anchor = data.keys.index(keys[label.members[0]])
         offset = ((label.x - label.anchor[0]) / px_per_pt, (label.y - label.anchor[1]) / px_per_pt)
         arrow = dict(arrowstyle="-", color="darkred", lw=0.7, shrinkA=0, shrinkB=star / px_per_pt)
