@@ -3,8 +3,11 @@
 ``write_explore(study, path)`` writes one HTML file: the PHATE layout of the
 study's trained networks (the same as the report's ``manifold.png``) as inline
 SVG, coloured by the objective, a manifold feature or a categorical parameter
-(a menu), with the best trials marked. Hovering a point (or a row of the trial
-table below) shows that trial's parameters and metrics; clicking pins it. The
+(a menu), with the best trials marked and labelled (labels placed in Python by
+:mod:`._labels`, so that none overlaps another). Hovering a point (or a row of the
+trial table below) shows that trial's parameters at full precision and its metrics;
+clicking pins it. The table gives parameters to 3 significant digits (as the report
+does), never fixed decimals, which print log-scale values as 0.010 and 0.001. The
 data are embedded as JSON into the template ``explore.html`` (package data), and
 the page uses a few lines of plain JavaScript: no network access, no CDN, it
 works offline and can be mailed as one file.
