@@ -124,3 +124,16 @@ def _last_figure(data: StudyData, tmp_path):
     finally:
         plots._figure = original
     return made[-1]
+
+
+def test_report_text_names_the_zoom_range() -> None:
+    from manifold_search._format import number
+    from manifold_search.study.report import _history_text
+
+    data = _study_data(np.zeros((len(VALUES), 2)), VALUES)
+    data.meta = {"sampler": {"name": "manifold", "options": {"n_startup_trials": 10}}}
+    baseline = Baseline("random search (r)", RANDOM, "study 'r'")
+    text = "\n".join(_history_text(data, [baseline], None))
+    lo, hi = zoom_limits(VALUES, [RANDOM], True, 10)
+    assert f"({number(lo, significant=4)} to {number(hi, significant=4)}:" in text
+    assert "random-search baseline dashed" in text
