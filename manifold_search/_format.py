@@ -66,7 +66,13 @@ def duration(seconds: Any) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
+def param_value(value: Any) -> str:
+    """A parameter's value: floats to 3 significant digits (``0.00993``, ``0.0014``,
+    ``1e-06``: never fixed decimals, which print log-scale values as 0.010 and 0.001),
+    anything else as it is. The explore page's ``param()`` mirrors this."""
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def params(values: Mapping[str, Any]) -> str:
     """``family=cnn, lr=0.00993, ...``: floats to 3 significant digits."""
-    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in values.items())  # fmt: skip
+    return ", ".join(f"{k}={param_value(v)}" for k, v in values.items())

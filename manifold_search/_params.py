@@ -55,26 +55,40 @@ def position(dist: BaseDistribution, value: Any) -> float:
 
 
 def from_position(dist: BaseDistribution, pos: float) -> Any:
-    """Inverse of :func:`position` for ordinal distributions (snapped to a valid value)."""
+    """Inverse of :func:`position` for ordinal distributions (snapped to a valid value).
+
+    Values come back inside ``[low, high]`` exactly, and on the step grid: the inverse
+    log transform alone gives ``exp(log(1e-6)) == 1.0000000000000004e-06``, a value a
+    user reads as noise, so bounds are returned as given and floats are rounded to 15
+    significant digits (below that is rounding error of the transform, not the search).
+    """
     pos = float(np.clip(pos, 0.0, 1.0))
     if isinstance(dist, CategoricalDistribution):
         ranks = np.argsort(np.asarray(dist.choices, dtype=float))
         return dist.choices[int(ranks[int(round(pos * (len(dist.choices) - 1)))])]
-    low, high = float(dist.low), float(dist.high)
-    log = getattr(dist, "log", False)
-    if log:
-        low, high = math.log(low), math.log(high)
-    value = low + pos * (high - low)
-    if log:
-        value = math.exp(value)
     if isinstance(dist, IntDistribution):
-        step = dist.step
-        value = int(round((value - dist.low) / step)) * step + dist.low
+        value = _unscaled(dist, pos)
+        value = int(round((value - dist.low) / dist.step)) * dist.step + dist.low
         return int(min(max(value, dist.low), dist.high))
     assert isinstance(dist, FloatDistribution)
+    low, high = float(dist.low), float(dist.high)
+    if pos == 0.0:
+        return low
+    if pos == 1.0:
+        return high
+    value = _unscaled(dist, pos)
     if dist.step is not None:
-        value = round((value - dist.low) / dist.step) * dist.step + dist.low
-    return float(min(max(value, dist.low), dist.high))
+        value = round((value - low) / dist.step) * dist.step + low
+    value = float(f"{value:.15g}")
+    return min(max(value, low), high)
+
+
+def _unscaled(dist: IntDistribution | FloatDistribution, pos: float) -> float:
+    """The value at ``pos`` in [0, 1] of the (log-scaled where ``log``) range."""
+    low, high = float(dist.low), float(dist.high)
+    if not dist.log:
+        return low + pos * (high - low)
+    return math.exp(math.log(low) + pos * (math.log(high) - math.log(low)))
 
 
 class ParamEncoder:

@@ -3,10 +3,13 @@
 ``write_explore(study, path)`` writes one HTML file: the PHATE layout of the
 study's trained networks (the same as the report's ``manifold.png``) as inline
 SVG, coloured by the objective, a manifold feature or a categorical parameter
-(a menu), with the best trials marked and the refine stage's sparse networks
+(a menu), with the best trials marked and labelled (labels placed in Python by
+:mod:`._labels`, so that none overlaps another) and the refine stage's sparse networks
 beside their dense originals (hollow diamonds, :mod:`manifold_search.study.sparse`).
-Hovering a point (or a row of the trial table below) shows that trial's
-parameters and metrics; clicking pins it. The
+Hovering a point (or a row of the trial table below) shows that trial's parameters at
+full precision and its metrics; clicking pins it. The table gives parameters to 3
+significant digits (as the report does), never fixed decimals, which print log-scale
+values as 0.010 and 0.001. The
 data are embedded as JSON into the template ``explore.html`` (package data), and
 the page uses a few lines of plain JavaScript: no network access, no CDN, it
 works offline and can be mailed as one file.
@@ -24,8 +27,12 @@ from typing import Any
 import optuna
 
 from manifold_search._format import number
+from manifold_search.study._labels import label_layout, leader_segment
 from manifold_search.study.data import FEATURES, StudyData, categorical_params, collect
 from manifold_search.study.storage import ReportError
+
+#: The plot's size and padding in SVG pixels, and the best-trial star's outer radius.
+WIDTH, HEIGHT, PAD, STAR = 720, 540, 34, 14.0
 
 
 def _clean(value: Any) -> Any:
@@ -37,10 +44,42 @@ def _clean(value: Any) -> Any:
     return str(value)
 
 
+def _pixels(coords: Any) -> list[tuple[float, float]]:
+    """PHATE coordinates to the plot's SVG pixels (y grows downwards), padded by PAD."""
+    xs = [float(c[0]) for c in coords]
+    ys = [float(c[1]) if len(c) > 1 else 0.0 for c in coords]
+
+    def scale(v: float, lo: float, hi: float, size: int) -> float:
+        return PAD + ((v - lo) / (hi - lo) if hi > lo else 0.5) * (size - 2 * PAD)
+
+    return [(round(scale(x, min(xs), max(xs), WIDTH), 2),
+             round(HEIGHT - scale(y, min(ys), max(ys), HEIGHT), 2)) for x, y in zip(xs, ys, strict=True)]  # fmt: skip
+
+
+def _text_size(text: str) -> tuple[float, float]:
+    """A label's box in the page's 11 px sans-serif (bold is at most 7 px a character)."""
+    return 7.0 * len(text) + 2, 14.0
+
+
+def best_labels(data: StudyData, pixels: list[tuple[float, float]]) -> list[dict[str, Any]]:
+    """The best trials' labels in SVG pixels, none overlapping (see :mod:`._labels`)."""
+    index = {k: i for i, k in enumerate(data.keys)}
+    keys = data.best_keys()
+    anchors = [pixels[index[k]] for k in keys]
+    texts = [f"#{k} best" if rank == 0 else f"#{k}" for rank, k in enumerate(keys)]
+    labels = label_layout(anchors, texts, _text_size, offset=STAR, keep_clear=STAR, merge_radius=STAR,
+                          dots=pixels, dot_radius=7.0, bounds=(2.0, 2.0, WIDTH - 2.0, HEIGHT - 2.0),
+                          y_down=True)  # fmt: skip
+    return [{"text": lb.text, "x": round(lb.x, 2), "y": round(lb.y, 2), "bold": 0 in lb.members,
+             "leader": [round(v, 2) for v in leader_segment(lb, STAR)] if lb.leader else None}
+            for lb in labels]  # fmt: skip
+
+
 def page_data(data: StudyData) -> dict[str, Any]:
     """The JSON document the page draws."""
     by_number = data.by_number
     best = {k: rank for rank, k in enumerate(data.best_keys(), start=1)}
+    pixels = _pixels(data.coords)
     points = []
     for i, key in enumerate(data.keys):
         t = by_number[key]
@@ -57,6 +96,8 @@ def page_data(data: StudyData) -> dict[str, Any]:
             "number": key,
             "x": float(data.coords[i, 0]),
             "y": float(data.coords[i, 1]) if data.coords.shape[1] > 1 else 0.0,
+            "px": pixels[i][0],
+            "py": pixels[i][1],
             "value": _clean(t.value),
             "best": best.get(key, 0),
             "metrics": {k: _clean(v) for k, v in metrics.items() if v is not None},
@@ -68,7 +109,8 @@ def page_data(data: StudyData) -> dict[str, Any]:
     colourings += [{"key": name, "title": f"parameter '{name}'", "kind": "category"}
                    for name in categorical_params(data)]  # fmt: skip
     return {"label": data.label, "maximize": data.maximize, "points": points,
-            "colourings": colourings, "sparse": sparse_data(data)}  # fmt: skip
+            "colourings": colourings, "width": WIDTH, "height": HEIGHT, "pad": PAD, "star": STAR,
+            "labels": best_labels(data, pixels), "sparse": sparse_data(data)}  # fmt: skip
 
 
 def sparse_data(data: StudyData) -> list[dict[str, Any]]:
@@ -128,4 +170,4 @@ def write_explore(study: optuna.Study, path: str | Path, data: StudyData | None 
     return path
 
 
-__all__ = ["build_html", "page_data", "sparse_data", "write_explore"]
+__all__ = ["best_labels", "build_html", "page_data", "sparse_data", "write_explore"]

@@ -42,9 +42,10 @@ from manifold_search.study.data import (
     finite,
     importances,
     read_baseline_file,
+    startup_trials,
 )
 from manifold_search.study.locate import report_dir
-from manifold_search.study.plots import plot_features, plot_history, plot_manifold
+from manifold_search.study.plots import plot_features, plot_history, plot_manifold, zoom_limits
 from manifold_search.study.sparse_plot import plot_sparse_zoom
 from manifold_search.study.storage import ReportError, stale_note, trials_span
 
@@ -84,7 +85,12 @@ def _history_text(data: StudyData, baselines: list[Baseline], note: str | None) 
     curve = best_so_far(values, data.maximize)
     budgets = sorted({b for b in (10, 25, 50, 100, 200) if b < len(values)} | {len(values)})
     head = "| completed trials | " + " | ".join(str(b) for b in budgets) + " |"
-    lines = ["", head, "|---|" + "---:|" * len(budgets)]
+    lo, hi = zoom_limits(values, [b.values for b in baselines], data.maximize, startup_trials(data.meta))
+    lines = ["", f"Left: every completed trial on the full axis. Right: the best so far zoomed on the "
+             f"best values ({number(lo, significant=4)} to {number(hi, significant=4)}: from the best "
+             "value at the end of the random start-up, kept between the median and the top quarter "
+             "of the trials' values)" + (", with the random-search baseline dashed." if baselines else "."),
+             "", head, "|---|" + "---:|" * len(budgets)]  # fmt: skip
     lines.append(f"| best {data.label}, this study | " + " | ".join(number(curve[b - 1]) for b in budgets) + " |")
     for b in baselines:
         bc = best_so_far(b.values, data.maximize)

@@ -82,6 +82,26 @@ class RunOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+def _bar_class():
+    """tqdm (``tqdm.auto``: the notebook bar in Jupyter) keeping 2 columns free at the end.
+
+    A terminal echoes Ctrl-C as ``^C`` behind the bar; on a full-width bar the echo wraps
+    to the next line, a carriage return reaches only that line, and every later redraw
+    leaves one more bar on the screen (issue 12: 2-3 bars after Ctrl-C). Overriding
+    ``format_dict`` is tqdm's documented way to change what a bar is drawn with."""
+    from tqdm.auto import tqdm
+
+    class _Bar(tqdm):
+        @property
+        def format_dict(self):
+            d = super().format_dict
+            if d.get("ncols"):
+                d["ncols"] = max(20, d["ncols"] - 2)
+            return d
+
+    return _Bar
+
+
 #: Seconds a failed trial without an error waits for the retry that explains it.
 FAILURE_NOTE_WAIT = 10.0
 
@@ -96,8 +116,6 @@ class _Progress:
 
     def __init__(self, study: optuna.Study, plan: StudyPlan, enabled: bool,
                  epochs: int | None = None) -> None:  # fmt: skip
-        from tqdm.auto import tqdm
-
         self.study = study
         self.epochs = epochs
         self.best_text = ""
@@ -107,10 +125,10 @@ class _Progress:
         self.first_error: str | None = None
         self.failed_now = 0
         self.unexplained: dict[int, float] = {}  # FAIL trials without an error: first seen
-        self.bar = tqdm(
+        self.bar = _bar_class()(
             total=plan.n_trials, initial=min(n_finished(study), plan.n_trials),
             desc=plan.study_name, unit="trial", file=sys.stderr, dynamic_ncols=True,
-            disable=not enabled,
+            disable=not enabled, mininterval=0,  # every update drawn: Ctrl-C leaves the last
             bar_format="{desc}: {n_fmt}/{total_fmt} trials |{bar}| [{elapsed}<{remaining}]"
             "{postfix}",
         )  # fmt: skip
@@ -152,10 +170,36 @@ class _Progress:
             self.bar.set_postfix_str(self.best_text, refresh=False)
         self.bar.update(min(done, self.bar.total) - self.bar.n)
 
-    def close(self) -> None:
+    def _stop_ticker(self) -> None:
         self._stop.set()
         if self._ticker.is_alive():
             self._ticker.join(timeout=5)
+
+    def close(self) -> None:
+        self._stop_ticker()
+        self.bar.close()
+
+    def interrupted(self) -> None:
+        """After Ctrl-C: end the bar's line once and draw nothing more.
+
+        The bar as last drawn is up to date (every update is drawn). A failure line or
+        a final redraw would draw a second bar below it; the trial stopped by Ctrl-C is
+        no failure (the run's closing lines say how to resume), failures before it are
+        still counted."""
+        self._stop_ticker()  # the epoch ticker would redraw the bar below the line's end
+        with contextlib.suppress(Exception):
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+                if t.number in self.seen_failed:
+                    continue
+                self.seen_failed.add(t.number)
+                error = str(read_attr(t.user_attrs, ERROR, "no error recorded"))
+                if not error.startswith("interrupted"):
+                    self.failed_now += 1
+                    self.first_error = self.first_error or f"trial {t.number}: {error}"
+        if not self.bar.disable:
+            self.bar.fp.write("\n")
+            self.bar.fp.flush()
+        self.bar.leave = False  # close() now clears the (empty) new line, draws no bar
         self.bar.close()
 
 
@@ -331,9 +375,12 @@ def _run_trials(study: optuna.Study, plan: StudyPlan, space: Any, outcome: RunOu
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
-        with contextlib.suppress(Exception):
-            bar.update(final=True)
-        bar.close()
+        if outcome.interrupted:
+            bar.interrupted()
+        else:
+            with contextlib.suppress(Exception):
+                bar.update(final=True)
+            bar.close()
     outcome.failed_now = bar.failed_now
     outcome.first_error = bar.first_error
 
