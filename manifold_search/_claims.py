@@ -2,11 +2,12 @@
 
 Workers sharing a study see each other's running trials only once their objectives
 suggest parameters, and two proposals made at the same moment from the same history
-pick the same best candidate (the seed barely enters the choice). So a proposal is
-first written on its trial (``manifold_search:claim``), then the running trials are
-read: when a lower-numbered running trial claims or already holds the same
-configuration, this one chooses again without it. Whichever of two racing workers
-writes second sees the first's claim, so at most the lower-numbered trial keeps it.
+pick the same best candidate (the seed barely enters the choice). So a proposal
+leaves out what other running trials claim or hold, writes its choice on its trial
+(``manifold_search:claim``), then reads the running trials again: when another
+claims the same configuration (both chose before either wrote), it chooses again,
+this time one of the best few at random, so that two racing workers part (each
+trial draws from its own random stream); a few rounds at most.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ def claim(study: Study, trial: FrozenTrial, params: Mapping[str, Any]) -> bool:
 
 
 def taken_by_others(study: Study, trial: FrozenTrial) -> set[tuple]:
-    """Configurations claimed or held by running trials numbered below ``trial``."""
+    """Configurations claimed or held by the other running trials."""
     taken = set()
     for other in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if other.number >= trial.number:
+        if other.number == trial.number:
             continue
         claimed = other.user_attrs.get(CLAIM)
         if isinstance(claimed, dict):

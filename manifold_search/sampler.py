@@ -88,6 +88,8 @@ _logger = logging.getLogger(__name__)
 
 #: Choices a proposal makes at most when concurrent workers keep claiming its pick first.
 _CLAIM_ATTEMPTS = 4
+#: After a clash, the next choice is one of this many best candidates at random.
+_SPREAD = 5
 
 
 def _require_single_objective(study: Study) -> None:
@@ -261,9 +263,10 @@ class ManifoldSampler(BaseSampler):
         if not candidates:
             return None
         gp = self._fit_surrogate(history, geometry)
-        taken: set[tuple] = set()
-        for _ in range(_CLAIM_ATTEMPTS):  # step 7, then a claim against concurrent workers
-            proposal = self._choose(history, geometry, regions, gp, candidates, rng, taken)
+        taken = taken_by_others(study, trial)  # what other workers' running trials hold
+        for attempt in range(_CLAIM_ATTEMPTS):  # step 7, then a claim against concurrent workers
+            proposal = self._choose(history, geometry, regions, gp, candidates, rng, taken,
+                                    spread=attempt > 0)  # fmt: skip
             if not claim(study, trial, proposal.params):
                 break
             clash = taken_by_others(study, trial)
@@ -373,11 +376,12 @@ class ManifoldSampler(BaseSampler):
 
     def _choose(self, history: History, geometry: _TrialGeometry, regions: _Regions,
                 gp: MetricGP | ArdGP, candidates: list[Config], rng: np.random.Generator,
-                taken: set[tuple] = frozenset()) -> Proposal:  # fmt: skip
+                taken: set[tuple] = frozenset(), spread: bool = False) -> Proposal:  # fmt: skip
         """Step 7: the candidate of highest expected improvement, raised where it is
         predicted to land in a dense, high-performing region (the finished trials'
         region scores smoothed onto the candidates by the GP kernel); none of ``taken``
-        (configurations other workers' running trials claimed)."""
+        (configurations other workers' running trials claimed). ``spread``: one of the
+        best few at random, so that two workers that met on one choice part."""
         scores = regions.scores
         if taken:
             candidates = [c for c in candidates if config_key(c) not in taken] or candidates
@@ -392,6 +396,8 @@ class ManifoldSampler(BaseSampler):
             landing = (kernel @ scores) / np.maximum(kernel.sum(axis=1), 1e-12)
             acquisition = ei * (1.0 + self.region_weight * landing / max(float(scores.max()), 1e-12))
             best = int(np.argmax(acquisition + 1e-12 * rng.random(len(ei))))
+            if spread:
+                best = int(rng.choice(np.argsort(-acquisition)[:_SPREAD]))
             params, mean, std, weights = candidates[best], means[best], stds[best], geometry.weights
         anchors = regions.anchors
         return Proposal(

@@ -42,3 +42,22 @@ def test_without_claims_the_racing_workers_collide(tmp_path, monkeypatch):
     monkeypatch.setattr(sampler_module, "taken_by_others", lambda study, trial: set())
     first, second, _ = _two_racing_proposals(tmp_path)
     assert first == second
+
+
+def test_a_worker_that_chose_before_the_other_wrote_chooses_again(tmp_path, monkeypatch):
+    first, _, _ = _two_racing_proposals(tmp_path)  # trial 12 claims `first`
+    real = sampler_module.taken_by_others
+    reads = []
+
+    def stale_first_read(study, trial):  # the first read happened before trial 12 wrote
+        reads.append(trial.number)
+        return set() if len(reads) == 1 else real(study, trial)
+
+    monkeypatch.setattr(sampler_module, "taken_by_others", stale_first_read)
+    sampler = ManifoldSampler(seed=0, n_startup_trials=5)
+    view = optuna.load_study(study_name="race", storage=f"sqlite:///{tmp_path / 'race.db'}",
+                             sampler=sampler)
+    trial = view.ask()
+    trial.suggest_int("x", 0, 9)
+    third = sampler._plans[("race", trial.number)]
+    assert len(reads) >= 2 and third != first
