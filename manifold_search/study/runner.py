@@ -346,8 +346,12 @@ def run_study(plan: StudyPlan, *, progress: bool = True, report: bool = True,
         if plan.config.refine is not None and plan.is_main and not outcome.timed_out:
             from manifold_search.refine.study import refine_study
 
-            outcome.refine = refine_study(study, outcome.report.parent, plan.config.refine,
-                                          space=space, progress=progress, log=log)  # fmt: skip
+            try:
+                outcome.refine = refine_study(study, outcome.report.parent, plan.config.refine,
+                                              space=space, progress=progress, log=log)  # fmt: skip
+            except KeyboardInterrupt:  # Ctrl-C / SIGTERM in [refine]: rerunning redoes it
+                outcome.interrupted = True
+                return outcome
             # again, now with the sparse networks beside their originals on the manifold plot
             outcome.report = write_report(study, plan.output_dir, main=plan.is_main, log=log,
                                           storage_url=plan.storage_url)  # fmt: skip
