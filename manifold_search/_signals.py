@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,3 +45,14 @@ def interrupts_kept() -> Iterator[None]:
 
 
 __all__ = ["interrupts_kept", "sigterm_as_interrupt"]
+
+
+def die_with_parent() -> None:
+    """Ask Linux to send this worker SIGTERM when its parent dies, so a SIGKILLed ``run``
+    or ``benchmark`` leaves no orphan training on (``prctl(PR_SET_PDEATHSIG)``; elsewhere a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG

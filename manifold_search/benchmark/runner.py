@@ -32,7 +32,7 @@ import optuna
 
 from manifold_search._attrs import TEST_VALUE, read_attr
 from manifold_search._repeats import repeated_warnings_once
-from manifold_search._signals import interrupts_kept, sigterm_as_interrupt
+from manifold_search._signals import die_with_parent, interrupts_kept, sigterm_as_interrupt
 from manifold_search._threads import THREAD_VARS, process_threads, thread_env
 from manifold_search.benchmark import store
 from manifold_search.benchmark.problems import (
@@ -190,6 +190,7 @@ def _configure_worker(threads: int) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     sigterm_as_interrupt()  # a SIGTERM to the group cleans up like Ctrl-C
+    die_with_parent()  # a SIGKILLed benchmark leaves no run training on
 
 
 def run_task(task: RunTask) -> tuple[str, int, str | None, float]:

@@ -41,7 +41,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from manifold_search._attrs import ERROR, WORKER, read_attr
-from manifold_search._signals import interrupts_kept, sigterm_as_interrupt
+from manifold_search._signals import die_with_parent, interrupts_kept, sigterm_as_interrupt
 from manifold_search._threads import thread_env
 from manifold_search.study.config import build_section_sampler, build_space
 from manifold_search.study.heartbeat import TrialHeartbeat, failed_as_stale
@@ -264,17 +264,6 @@ def _workers_running(study: optuna.Study) -> bool:
     return any(read_attr(t.user_attrs, WORKER) is not None for t in running)
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to send this worker SIGTERM when its parent dies, so a SIGKILLed ``run``
-    leaves no orphan training on (``prctl(PR_SET_PDEATHSIG)``; elsewhere a no-op)."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-
-
 def quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by the runner
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -285,7 +274,7 @@ def _worker_main(plan: StudyPlan, deadline: float | None = None) -> None:
     import torch
 
     sigterm_as_interrupt()
-    _die_with_parent()
+    die_with_parent()
     torch.set_num_threads(1)
     quiet_optuna()
     try:
