@@ -44,16 +44,22 @@ def _clean(value: Any) -> Any:
     return str(value)
 
 
-def _pixels(coords: Any) -> list[tuple[float, float]]:
-    """PHATE coordinates to the plot's SVG pixels (y grows downwards), padded by PAD."""
-    xs = [float(c[0]) for c in coords]
-    ys = [float(c[1]) if len(c) > 1 else 0.0 for c in coords]
+def _pixels(coords: Any, frame: Any = None) -> list[tuple[float, float]]:
+    """PHATE coordinates to the plot's SVG pixels (y grows downwards), padded by PAD;
+    ``frame``: the coordinates that set the plot's extent (default ``coords``), so that
+    points placed among the trials (sparse networks) share the trials' pixels."""
+    def split(points: Any) -> tuple[list[float], list[float]]:
+        return ([float(c[0]) for c in points],
+                [float(c[1]) if len(c) > 1 else 0.0 for c in points])  # fmt: skip
+
+    xs, ys = split(coords)
+    fx, fy = split(coords if frame is None else frame)
 
     def scale(v: float, lo: float, hi: float, size: int) -> float:
         return PAD + ((v - lo) / (hi - lo) if hi > lo else 0.5) * (size - 2 * PAD)
 
-    return [(round(scale(x, min(xs), max(xs), WIDTH), 2),
-             round(HEIGHT - scale(y, min(ys), max(ys), HEIGHT), 2)) for x, y in zip(xs, ys, strict=True)]  # fmt: skip
+    return [(round(scale(x, min(fx), max(fx), WIDTH), 2),
+             round(HEIGHT - scale(y, min(fy), max(fy), HEIGHT), 2)) for x, y in zip(xs, ys, strict=True)]  # fmt: skip
 
 
 def _text_size(text: str) -> tuple[float, float]:
@@ -117,7 +123,10 @@ def sparse_data(data: StudyData) -> list[dict[str, Any]]:
     """The refine stage's sparse networks as the page draws them (beside their originals)."""
     fields = ("trial", "method", "sparsity", "x", "y", "distance", "test_accuracy", "kept", "nearest")
     on = set(data.keys)
-    return [{name: _clean(getattr(p, name)) for name in fields} for p in data.sparse if p.trial in on]
+    shown = [p for p in data.sparse if p.trial in on]
+    pixels = _pixels([(p.x, p.y) for p in shown], frame=data.coords) if shown else []
+    return [{**{name: _clean(getattr(p, name)) for name in fields}, "px": px, "py": py}
+            for p, (px, py) in zip(shown, pixels, strict=True)]  # fmt: skip
 
 
 def _template() -> str:
