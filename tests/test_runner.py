@@ -180,7 +180,7 @@ def test_baseline_and_changed_space(tmp_path, capsys):
     assert code == 2 and "was run with space" in err and err.count("\n") == 1
 
 
-def _wait_for_running(db: Path, number: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+def _wait_for_running(db: Path, number: int, proc: subprocess.Popen, timeout: float = 150) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
