@@ -124,7 +124,8 @@ class ManifoldSampler(BaseSampler):
     Args:
         seed: seeds the startup sampler and every proposal; the same seed and the
             same finished trials give the same proposal.
-        n_startup_trials: trials drawn by random sampling before the model is used.
+        n_startup_trials: finished trials (complete, or pruned after a report: as TPE counts
+            them) drawn by random sampling before the model is used.
         n_candidates: random candidates scored per proposal (besides mutations).
         n_anchors: anchors (top trials in dense regions) mutated per proposal.
         mutations_per_anchor: candidates made from each anchor (two thirds change one

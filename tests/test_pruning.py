@@ -92,3 +92,24 @@ def test_run_with_a_refine_section_writes_the_sparsity_table(tmp_path, capsys):
     table = (tmp_path / "out" / "report" / "refine.md").read_text()
     for needle in ("fip", "magnitude", "0.5", "0.8"):
         assert needle in table, table
+
+
+def test_pruned_trials_with_a_report_count_towards_the_start_up():
+    """Under Hyperband most trials are pruned: counting complete trials alone kept the
+    sampler random for whole studies (issue 12's benchmark)."""
+    import optuna
+
+    from manifold_search._history import gather
+
+    study = optuna.create_study(direction="maximize")
+    for k in range(6):
+        trial = study.ask()
+        trial.suggest_float("x", 0.0, 1.0)
+        if k < 2:
+            study.tell(trial, 0.5)
+            continue
+        if k < 5:
+            trial.report(0.1 * k, 0)  # pruned after one report: it tells something
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    assert gather(study, 5) is not None  # 2 complete + 3 pruned with a report
+    assert gather(study, 6) is None  # the pruned trial without a report does not count
