@@ -157,6 +157,7 @@ def _best_labels(fig, ax, data: StudyData, coords: np.ndarray) -> None:
         note = ax.annotate(label.text, coords[anchor][:2], xytext=offset, textcoords="offset points",
                            ha="center", va="center", fontsize=8, color="darkred",
                            fontweight="bold" if 0 in label.members else "normal", zorder=6,
+                           bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.75),
                            arrowprops=arrow if label.leader else None, annotation_clip=False)  # fmt: skip
         note.set_in_layout(False)
 
