@@ -159,16 +159,19 @@ class _Progress:
                 first_seen = self.unexplained.setdefault(t.number, time.monotonic())
                 if error is None and not final and time.monotonic() - first_seen < FAILURE_NOTE_WAIT:
                     continue
-                self.seen_failed.add(t.number)
-                self.failed_now += 1
                 error = error or "no error recorded"
-                self.first_error = self.first_error or f"trial {t.number}: {error}"
+                self._count_failure(t.number, error)
                 self.bar.write(f"trial {t.number} failed: {error}", file=sys.stderr)
         best = best_trial(self.study)
         if best is not None:
             self.best_text = f"best {best.value:.4g} (trial {best.number})"
             self.bar.set_postfix_str(self.best_text, refresh=False)
         self.bar.update(min(done, self.bar.total) - self.bar.n)
+
+    def _count_failure(self, number: int, error: str) -> None:
+        self.seen_failed.add(number)
+        self.failed_now += 1
+        self.first_error = self.first_error or f"trial {number}: {error}"
 
     def _stop_ticker(self) -> None:
         self._stop.set()
@@ -191,11 +194,11 @@ class _Progress:
             for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
                 if t.number in self.seen_failed:
                     continue
-                self.seen_failed.add(t.number)
                 error = str(read_attr(t.user_attrs, ERROR, "no error recorded"))
-                if not error.startswith("interrupted"):
-                    self.failed_now += 1
-                    self.first_error = self.first_error or f"trial {t.number}: {error}"
+                if error.startswith("interrupted"):
+                    self.seen_failed.add(t.number)  # the trial Ctrl-C stopped: no failure
+                else:
+                    self._count_failure(t.number, error)
         if not self.bar.disable:
             self.bar.fp.write("\n")
             self.bar.fp.flush()
