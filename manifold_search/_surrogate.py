@@ -112,6 +112,10 @@ class MetricGP:
         self.deltas_fn = deltas_fn  # (a, b) -> (len a, len b, P) per-parameter deltas
         self.select_points = select_points
 
+    def _large(self, n: int) -> bool:
+        """More than ``select_points`` points: the routes kept for large studies apply."""
+        return self.select_points is not None and n > self.select_points
+
     def _sq(self, a: np.ndarray, b: np.ndarray, chunk: int = 256) -> np.ndarray:
         """Weighted squared distances, ``len a x len b``, built in row blocks so the
         ``(len a, len b, P)`` per-parameter differences never exist all at once.
@@ -122,7 +126,7 @@ class MetricGP:
         keeps proposals bit for bit what they were.
         """
         encoder = getattr(self.deltas_fn, "__self__", None)
-        large = self.select_points is not None and max(len(a), len(b)) > self.select_points
+        large = self._large(max(len(a), len(b)))
         if large and isinstance(encoder, ParamEncoder) and self.deltas_fn.__func__ is ParamEncoder.deltas:
             return squared_param_distances(encoder, a, b, self.weights)
         out = np.empty((len(a), len(b)))
@@ -153,7 +157,7 @@ class MetricGP:
         self.mean, self.std = float(np.mean(y)), float(np.std(y)) or 1.0
         z = (np.asarray(y, dtype=float) - self.mean) / self.std
         sq = self._sq(x, x)
-        if self.select_points is None or len(z) <= self.select_points:
+        if not self._large(len(z)):
             best = self._grid(sq, z)
         else:  # one BLAS thread: 2 threads made this 10x slower on a busy 2-core machine
             with single_threaded_blas():
@@ -185,8 +189,7 @@ class MetricGP:
         """Posterior mean and standard deviation, in the units of ``y``."""
         cross = np.exp(-self._sq(x_new, self.x) / (2 * self.length**2))
         mean = cross @ self.alpha
-        large = self.select_points is not None and len(self.x) > self.select_points
-        with single_threaded_blas() if large else contextlib.nullcontext():
+        with single_threaded_blas() if self._large(len(self.x)) else contextlib.nullcontext():
             v = cho_solve(self.factor, cross.T)
         var = np.clip(1.0 - np.einsum("ij,ji->i", cross, v), 1e-12, None)
         return self.mean + self.std * mean, self.std * np.sqrt(var)
