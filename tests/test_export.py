@@ -117,7 +117,8 @@ def test_refine_study_writes_the_table_plot_and_sparse_weights(kept_study, tmp_p
     from manifold_search.refine.weights import download_weights
     from manifold_search.representations import default_artifact_store
 
-    settings = parse_refine({"top": 2, "sparsity": [0.8, 0.5], "methods": ["fip", "magnitude"], "steps": 100})
+    settings = parse_refine({"top": 2, "sparsity": [0.8, 0.5], "methods": ["fip", "magnitude"], "steps": 100,
+                             "criterion": "lamp"})  # fmt: skip
     notes: list[str] = []
     path = refine_study(kept_study, tmp_path / "report", settings, progress=False, log=notes.append)
     table = path.read_text()
@@ -134,7 +135,7 @@ def test_refine_study_writes_the_table_plot_and_sparse_weights(kept_study, tmp_p
     entry = index[str(kept_study.best_trial.number)]["fip"]["0.8"]
     state, masks, meta = download_weights(default_artifact_store(kept_study), entry["weights"])
     assert entry["record"]["layers"]["penultimate"][0] == 32  # its probe representation, for the manifold
-    assert meta["sparsity"] == 0.8 and meta["method"] == "fip"
+    assert meta["sparsity"] == 0.8 and meta["method"] == "fip" and meta["settings"]["criterion"] == "lamp"
     pruned = sum(int((~m).sum()) for m in masks.values())
     total = sum(m.numel() for m in masks.values())
     assert pruned == round(0.8 * total)
@@ -145,7 +146,8 @@ def test_refine_study_writes_the_table_plot_and_sparse_weights(kept_study, tmp_p
     ({"sparsity": [0.5, 1.0]}, "sparsity = \\[0.5, 1.0\\]: give numbers strictly between 0 and 1"),
     ({"methods": ["fip", "lth"]}, "methods = \\['fip', 'lth'\\]: choose from"),
     ({"steps": "many"}, "steps = 'many': give a positive integer"),
-    ({"topk": 3}, "unknown key 'topk': the keys are top, sparsity, methods, steps"),
+    ({"topk": 3}, "unknown key 'topk': the keys are top, sparsity, methods, steps, criterion"),
+    ({"criterion": "l1"}, "criterion = 'l1': choose one of 'magnitude', 'lamp'"),
 ])  # fmt: skip
 def test_refine_section_errors_name_the_key_and_the_fix(section, message):
     from manifold_search.refine.settings import parse_refine

@@ -47,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sparsity", metavar="S,S,...", help="target sparsities (default 0.5,0.8,0.9,0.95)")
     p.add_argument("--methods", metavar="M,M,...", help="fip,magnitude,imp,gmp (default: all four)")
     p.add_argument("--steps", type=int, metavar="N", help="gradient steps per method and network (default 8000)")
+    p.add_argument("--criterion", choices=("magnitude", "lamp"),
+                   help="how fip and one-shot rank weights across layers (default: the config's, else magnitude)")
     p.add_argument("--out", metavar="DIR", help="report folder (default: the run's report folder)")
     p.add_argument("--study", metavar="NAME", help="which study of the storage (default: the config's)")
     p.add_argument("--storage", metavar="URL", help="the storage URL, when RUN_DIR has no run.json")
@@ -76,6 +78,8 @@ def settings_from(args: argparse.Namespace):
         section["top"] = args.top
     if args.steps is not None:
         section["steps"] = args.steps
+    if args.criterion:
+        section["criterion"] = args.criterion
     if args.methods:
         section["methods"] = [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.sparsity:

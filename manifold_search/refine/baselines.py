@@ -47,11 +47,12 @@ def run(method: str, model: torch.nn.Module, data: SparsifyData, targets: Sequen
 
 
 def one_shot(model: torch.nn.Module, data: SparsifyData, targets: Sequence[float] | float,
-             *, seed: int = 0, progress: bool = False, **_ignored: Any) -> SparsifyResult:  # fmt: skip
-    """Global magnitude pruning of the original to each target, no training (0 steps)."""
+             *, criterion: str = "magnitude", seed: int = 0, progress: bool = False,
+             **_ignored: Any) -> SparsifyResult:  # fmt: skip
+    """Global magnitude (or LAMP, :mod:`.masks`) pruning of the original to each target, no training."""
     targets = check_targets(targets)
-    result = SparsifyResult("magnitude", targets, 0, settings={"steps": 0})
-    recorder = Recorder(result, Evaluator(model, data), eval_every=1)
+    result = SparsifyResult("magnitude", targets, 0, settings={"steps": 0, "criterion": criterion})
+    recorder = Recorder(result, Evaluator(model, data), eval_every=1, criterion=criterion)
     for target in targets:
         recorder.snapshot(model, target)
     return result

@@ -7,10 +7,17 @@ GroupNorm scales and shifts) stay dense: they are few, and pruning a norm
 layer's scale removes a whole channel rather than one connection. They are
 counted separately (:func:`dense_count`).
 
-The mask is *global*: one magnitude threshold over all prunable weights, so
-layers that matter less lose more. It zeroes exactly ``round(s * N)`` weights
-(ties broken by position), so a network pruned to ``s`` has exactly that share
-of zeros among its prunable weights.
+The mask is *global*: one threshold over all prunable weights, so layers that
+matter less lose more. It zeroes exactly ``round(s * N)`` weights (ties broken
+by position), so a network pruned to ``s`` has exactly that share of zeros
+among its prunable weights. What is compared across layers is the
+``criterion``: ``"magnitude"`` (``|w|``, the papers' and Zhu & Gupta's) or
+``"lamp"`` (Lee et al., ICLR 2021: ``w_u^2`` over the sum of ``w_v^2`` of the
+weights of the same tensor at least as large). LAMP scores do not change when a
+layer is rescaled, which matters when a normalisation layer follows it: there
+the weights' scale is arbitrary (an optimizer such as Lion leaves layers at
+very different scales), and one global magnitude threshold can empty a small
+first layer while barely touching the others (docs/sparsify.md).
 """
 
 from __future__ import annotations
@@ -44,11 +51,35 @@ def dense_count(model: nn.Module) -> int:
     return sum(p.numel() for n, p in model.named_parameters() if n not in names)
 
 
-def magnitude_masks(weights: dict[str, torch.Tensor], sparsity: float) -> Masks:
-    """Global magnitude masks (True = kept) zeroing exactly ``round(sparsity * N)`` weights."""
+CRITERIA = ("magnitude", "lamp")
+#: What ``[refine]``, ``manifold-search sparsify`` and the walk use unless told (docs/sparsify.md).
+DEFAULT_CRITERION = "magnitude"
+
+
+def _lamp(w: torch.Tensor) -> torch.Tensor:
+    """LAMP scores of one tensor, flat: ``w_u^2 / sum_{|w_v| >= |w_u|} w_v^2`` (largest = 1)."""
+    squared = w.detach().reshape(-1).double() ** 2
+    ordered, order = torch.sort(squared)
+    tail = torch.flip(torch.cumsum(torch.flip(ordered, [0]), 0), [0])
+    scores = torch.empty_like(squared)
+    scores[order] = ordered / tail.clamp_min(1e-300)
+    return scores
+
+
+def importance(weights: dict[str, torch.Tensor], criterion: str = "magnitude") -> torch.Tensor:
+    """All prunable weights' scores, flat, in ``weights`` order (lowest pruned first)."""
+    if criterion == "magnitude":
+        return torch.cat([w.detach().reshape(-1).abs() for w in weights.values()])
+    if criterion == "lamp":
+        return torch.cat([_lamp(w) for w in weights.values()])
+    raise ValueError(f"criterion {criterion!r}: choose one of {', '.join(CRITERIA)}")
+
+
+def magnitude_masks(weights: dict[str, torch.Tensor], sparsity: float, criterion: str = "magnitude") -> Masks:
+    """Global masks (True = kept) zeroing exactly ``round(sparsity * N)`` lowest-scored weights."""
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
-    flat = torch.cat([w.detach().reshape(-1).abs() for w in weights.values()])
+    flat = importance(weights, criterion)
     n_pruned = round(sparsity * flat.numel())
     keep = torch.ones(flat.numel(), dtype=torch.bool)
     if n_pruned:
@@ -58,6 +89,57 @@ def magnitude_masks(weights: dict[str, torch.Tensor], sparsity: float) -> Masks:
         masks[name] = keep[start : start + w.numel()].view_as(w)
         start += w.numel()
     return masks
+
+
+class PullTargets:
+    """The weights the walk pulls to zero at sparsity ``s``: the lowest ranked ``round(s * N)``.
+
+    Asked every step. ``"magnitude"`` ranks by one global ``kthvalue`` of ``|w|``
+    each time. ``"lamp"`` would need a sort of every layer each step (0.2 s per
+    step on the 550k-weight MLP, more than the step itself), but LAMP keeps the
+    magnitude order inside a layer, so it only decides *how many* weights each
+    layer loses: those layer budgets are recomputed from sorted LAMP scores every
+    ``refresh`` steps (and whenever asked about a new segment's sparsities they
+    follow at once from the stored scores); in between, each layer's own
+    ``kthvalue`` of ``|w|`` picks its weights. Projection and snapshots use the
+    exact masks of :func:`magnitude_masks`.
+    """
+
+    def __init__(self, criterion: str = "magnitude", refresh: int = 50) -> None:
+        if criterion not in CRITERIA:
+            raise ValueError(f"criterion {criterion!r}: choose one of {', '.join(CRITERIA)}")
+        self.criterion, self.refresh = criterion, refresh
+        self._scores: list[torch.Tensor] | None = None  # per layer, ascending
+        self._flat: torch.Tensor | None = None
+        self._age = 0
+
+    def __call__(self, weights: list[torch.Tensor], sparsity: float) -> list[torch.Tensor] | None:
+        """Boolean masks (True = pulled) per tensor, or None when nothing is pulled."""
+        if self.criterion == "magnitude":
+            flat = torch.cat([w.reshape(-1).abs() for w in weights])
+            k = round(sparsity * flat.numel())
+            if not k:
+                return None
+            threshold = torch.kthvalue(flat, k).values
+            return [w.abs() <= threshold for w in weights]
+        if self._scores is None or self._age >= self.refresh:
+            self._scores = [torch.sort(_lamp(w)).values for w in weights]
+            self._flat, self._age = torch.cat(self._scores), 0
+        self._age += 1
+        k = round(sparsity * self._flat.numel())
+        if not k:
+            return None
+        tau = torch.kthvalue(self._flat, k).values
+        out = []
+        for w, scores in zip(weights, self._scores, strict=True):
+            n = int(torch.searchsorted(scores, tau, right=True))
+            if n >= w.numel():
+                out.append(torch.ones_like(w, dtype=torch.bool))
+            elif n == 0:
+                out.append(torch.zeros_like(w, dtype=torch.bool))
+            else:
+                out.append(w.abs() <= torch.kthvalue(w.abs().reshape(-1), n).values)
+        return out
 
 
 def masked_copy(weights: dict[str, torch.Tensor], masks: Masks) -> dict[str, torch.Tensor]:

@@ -108,8 +108,9 @@ class SparsifyResult:
 class Recorder:
     """Takes snapshots and evaluations of a run into a :class:`SparsifyResult`."""
 
-    def __init__(self, result: SparsifyResult, evaluator, eval_every: int) -> None:
+    def __init__(self, result: SparsifyResult, evaluator, eval_every: int, criterion: str = "magnitude") -> None:
         self.result = result
+        self.criterion = criterion
         self.evaluator = evaluator
         if int(eval_every) < 1:
             raise ValueError(f"eval_every must be at least 1, got {eval_every}")
@@ -119,11 +120,11 @@ class Recorder:
 
     def maybe_evaluate(self, step: int, model: torch.nn.Module, sparsity: float) -> None:
         if (step + 1) % self.eval_every == 0:
-            sparse = masked_model(model, sparsity)[0]
+            sparse = masked_model(model, sparsity, self.criterion)[0]
             self.result.log(eval_step=step + 1, eval_sparsity=sparsity, **self.evaluator.measure(sparse))
 
     def snapshot(self, model: torch.nn.Module, target: float) -> None:
-        sparse, masks = masked_model(model, target)
+        sparse, masks = masked_model(model, target, self.criterion)
         self.result.models[target] = sparse
         self.result.masks[target] = masks
         self.result.seconds[target] = time.perf_counter() - self.start
@@ -131,8 +132,9 @@ class Recorder:
         self.result.snapshot_metrics[target] = self.evaluator.measure(sparse)
 
 
-def masked_model(model: torch.nn.Module, sparsity: float) -> tuple[torch.nn.Module, Masks]:
-    """An eval-mode copy of ``model`` pruned to exactly ``sparsity`` by global magnitude."""
+def masked_model(model: torch.nn.Module, sparsity: float, criterion: str = "magnitude"
+                 ) -> tuple[torch.nn.Module, Masks]:  # fmt: skip
+    """An eval-mode copy of ``model`` pruned to exactly ``sparsity`` by the global ``criterion``."""
     sparse = copy.deepcopy(model).eval()
-    masks = magnitude_masks({n: p.detach() for n, p in prunable(sparse).items()}, sparsity)
+    masks = magnitude_masks({n: p.detach() for n, p in prunable(sparse).items()}, sparsity, criterion)
     return apply_masks(sparse, masks), masks

@@ -5,6 +5,7 @@
     sparsity = [0.5, 0.8, 0.9, 0.95]         # target shares of zeros among prunable weights
     methods = ["fip", "magnitude", "imp", "gmp"]
     steps = 8000                             # gradient steps per method and network
+    criterion = "lamp"                       # how fip and one-shot rank weights across layers
 
 :func:`parse_refine` checks a parsed TOML table and raises a one-line
 ``ValueError`` naming the key and the fix.
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from manifold_search.refine.masks import CRITERIA, DEFAULT_CRITERION
 from manifold_search.refine.schedule import DEFAULT_STEPS, METHODS
 
 DEFAULT_SPARSITIES = (0.5, 0.8, 0.9, 0.95)
@@ -27,6 +29,7 @@ class RefineSettings:
     sparsity: tuple[float, ...] = DEFAULT_SPARSITIES
     methods: tuple[str, ...] = METHODS
     steps: int = DEFAULT_STEPS
+    criterion: str = DEFAULT_CRITERION
 
 
 def _sparsities(value: Any) -> tuple[float, ...]:
@@ -56,10 +59,14 @@ def parse_refine(section: Mapping[str, Any]) -> RefineSettings:
     """Validated settings of a ``[refine]`` table (missing keys take the defaults)."""
     if not isinstance(section, Mapping):
         raise ValueError("[refine] must be a table: [refine] with keys top, sparsity, methods, steps")
-    known = ("top", "sparsity", "methods", "steps")
+    known = ("top", "sparsity", "methods", "steps", "criterion")
     unknown = [key for key in section if key not in known]
     if unknown:
         raise ValueError(f"[refine] unknown key {unknown[0]!r}: the keys are {', '.join(known)}")
+    criterion = section.get("criterion", DEFAULT_CRITERION)
+    if criterion not in CRITERIA:
+        raise ValueError(f"[refine] criterion = {criterion!r}: choose one of {', '.join(map(repr, CRITERIA))}, "
+                         'e.g. criterion = "lamp"')  # fmt: skip
     defaults = RefineSettings()
     top = _positive_int("top", section.get("top", defaults.top), "3")
     sparsity = _sparsities(section["sparsity"]) if "sparsity" in section else defaults.sparsity
@@ -67,4 +74,4 @@ def parse_refine(section: Mapping[str, Any]) -> RefineSettings:
     steps = _positive_int("steps", section.get("steps", defaults.steps), str(DEFAULT_STEPS))
     if steps < len(sparsity):
         raise ValueError(f"[refine] steps = {steps}: give at least one step per sparsity ({len(sparsity)})")
-    return RefineSettings(top, sparsity, methods, steps)
+    return RefineSettings(top, sparsity, methods, steps, criterion)

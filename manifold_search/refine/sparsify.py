@@ -32,7 +32,13 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from manifold_search.refine.data import Evaluator, SparsifyData, divergence, log_probs
-from manifold_search.refine.masks import apply_masks, magnitude_masks, prunable
+from manifold_search.refine.masks import (
+    CRITERIA,
+    PullTargets,
+    apply_masks,
+    magnitude_masks,
+    prunable,
+)
 from manifold_search.refine.schedule import (
     DEFAULT_STEPS,
     METHODS,
@@ -85,17 +91,17 @@ def _walk_step(work, params, prunable_ids, x, log_q, y, s, settings, fixed=None)
         loss = loss + settings["label_weight"] * F.nll_loss(log_p, y)
     grads = torch.autograd.grad(loss, params)
     with torch.no_grad():
-        threshold = None
+        pulled = None
         if fixed is None:
-            flat = torch.cat([p.reshape(-1).abs() for p in params if id(p) in prunable_ids])
-            k = round(s * flat.numel())
-            threshold = torch.kthvalue(flat, k).values if k else None
+            weights = [p for p in params if id(p) in prunable_ids]
+            masks = settings["targets"](weights, s)
+            pulled = None if masks is None else dict(zip(map(id, weights), masks, strict=True))
         directions = []
         for p, g in zip(params, grads, strict=True):
             if fixed is not None and id(p) in fixed:
                 g = g * fixed[id(p)]
-            elif threshold is not None and id(p) in prunable_ids:
-                g = g + settings["pull"] * p * (p.abs() <= threshold)
+            elif pulled is not None and id(p) in pulled:
+                g = g + settings["pull"] * p * pulled[id(p)]
             directions.append(g)
         norm = torch.sqrt(sum((d * d).sum() for d in directions))
         if norm > 0:
@@ -105,10 +111,10 @@ def _walk_step(work, params, prunable_ids, x, log_q, y, s, settings, fixed=None)
     return value
 
 
-def _project(work: torch.nn.Module, sparsity: float) -> dict[int, torch.Tensor]:
-    """Apply the exact global magnitude mask in place; ``{id(param): float mask}``."""
+def _project(work: torch.nn.Module, sparsity: float, criterion: str) -> dict[int, torch.Tensor]:
+    """Apply the exact global mask in place; ``{id(param): float mask}``."""
     weights = prunable(work)
-    masks = magnitude_masks({n: p.detach() for n, p in weights.items()}, sparsity)
+    masks = magnitude_masks({n: p.detach() for n, p in weights.items()}, sparsity, criterion)
     apply_masks(work, masks)
     return {id(weights[n]): m.to(weights[n].dtype) for n, m in masks.items()}
 
@@ -126,6 +132,7 @@ def fip_walk(
     batch_size: int = 256,
     ramp: float = 0.75,
     settle: str = "project",
+    criterion: str = "magnitude",
     eval_every: int = 500,
     seed: int = 0,
     progress: bool = True,
@@ -138,10 +145,14 @@ def fip_walk(
     keeps walking with the pull (the papers' walk, mask applied at the end);
     ``"project"`` applies the mask and walks on along the output divergence
     inside the sparse subspace (still label-free), which recovers the function
-    the pull could not keep (docs/sparsify.md).
+    the pull could not keep (docs/sparsify.md). ``criterion`` ranks the weights
+    across layers for the pull and the mask (:mod:`.masks`: ``"magnitude"`` or
+    ``"lamp"``).
     """
     if settle not in ("pull", "project"):
         raise ValueError(f"settle = {settle!r}: choose 'project' or 'pull'")
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion = {criterion!r}: choose one of {', '.join(CRITERIA)}")
     targets = check_targets(targets)
     if step_length <= 0 or pull < 0 or label_weight < 0 or batch_size < 1:
         raise ValueError("step_length and batch_size must be positive, pull and label_weight non-negative")
@@ -149,8 +160,9 @@ def fip_walk(
         raise ValueError("label_weight > 0 needs labels: give SparsifyData(y_train=...)")
     plan = segments(targets, steps, ramp)
     settings = {"steps": steps, "step_length": step_length, "pull": pull, "divergence": divergence,
-                "label_weight": label_weight, "batch_size": batch_size, "ramp": ramp, "settle": settle, "seed": seed}  # fmt: skip
+                "label_weight": label_weight, "batch_size": batch_size, "ramp": ramp, "settle": settle, "criterion": criterion, "seed": seed}  # fmt: skip
     result = SparsifyResult("fip", targets, steps, settings=settings)
+    step_settings = {**settings, "targets": PullTargets(criterion)}
     evaluator = Evaluator(model, data, divergence)
     work = copy.deepcopy(model).eval()
     params = [p for p in work.parameters()]
@@ -159,18 +171,18 @@ def fip_walk(
     prunable_ids = {id(p) for p in prunable(work).values()}
     log_q_all = log_probs(model.eval(), data.x_train)
     generator = torch.Generator().manual_seed(seed)
-    recorder = Recorder(result, evaluator, eval_every)
+    recorder = Recorder(result, evaluator, eval_every, criterion)
     bar = tqdm(total=steps, desc="fip walk", disable=not progress, leave=False)
     for segment in plan:
         fixed = None
         for step in range(segment.start, segment.end):
             s = segment.sparsity(step)
             if settle == "project" and fixed is None and step >= segment.start + segment.ramp_steps:
-                fixed = _project(work, s)
+                fixed = _project(work, s, criterion)
             index = torch.randint(0, len(data.x_train), (batch_size,), generator=generator)
             y = data.y_train[index] if label_weight else None
             d = _walk_step(work, params, prunable_ids, data.x_train[index], log_q_all[index], y, s,
-                           settings, fixed)  # fmt: skip
+                           step_settings, fixed)  # fmt: skip
             result.log(step=step + 1, sparsity=s, divergence=d)
             recorder.maybe_evaluate(step, work, s)
             bar.update(1)

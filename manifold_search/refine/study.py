@@ -47,6 +47,10 @@ from manifold_search.sparse_networks import (
 TABLE, RESULTS = "refine.md", "refine.json"
 COLUMNS = ("trial", "method", "sparsity", "test_accuracy", "kept", "distance", "zeros", "seconds")
 
+#: The methods that rank weights across layers by ``[refine] criterion`` (the others
+#: fine-tune on labels with torch's global L1 / magnitude masks, as their papers do).
+CRITERION_METHODS = ("fip", "magnitude")
+
 
 def winners(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
     """The best ``top`` COMPLETE trials, best first."""
@@ -67,8 +71,9 @@ def _network_rows(built, settings: RefineSettings, store, study, progress: bool)
     index = dict(read_attr(study.user_attrs, SPARSE, {}) or {})
     entry = index.setdefault(str(built.trial.number), {})
     for method in settings.methods:
+        ranked = {"criterion": settings.criterion} if method in CRITERION_METHODS else {}
         result = sparsify(model, data, settings.sparsity, method=method, steps=settings.steps,
-                          progress=progress)  # fmt: skip
+                          progress=progress, **ranked)  # fmt: skip
         for s in result.targets:
             sparse = result.models[s]
             test = accuracy(sparse, x_test, y_test)
@@ -98,7 +103,8 @@ def _fmt(value: Any) -> str:
 def render_table(rows: list[dict[str, Any]], settings: RefineSettings) -> str:
     lines = [
         "# Refine: sparsified winners", "",
-        f"Methods {', '.join(settings.methods)}; {settings.steps} gradient steps per method and "
+        f"Methods {', '.join(settings.methods)} (fip and one-shot rank weights by {settings.criterion}); "
+        f"{settings.steps} gradient steps per method and "
         "network (one run through all sparsities, a snapshot at each); `fip` uses no labels. "
         "kept = share of the dense network's test accuracy; distance = network distance to the "
         "dense network on the probe set; zeros = real share of zeros among the prunable weights "
