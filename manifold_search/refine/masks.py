@@ -53,7 +53,7 @@ def dense_count(model: nn.Module) -> int:
 
 CRITERIA = ("magnitude", "lamp")
 #: What ``[refine]``, ``manifold-search sparsify`` and the walk use unless told (docs/sparsify.md).
-DEFAULT_CRITERION = "magnitude"
+DEFAULT_CRITERION = "lamp"
 
 
 def _lamp(w: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,9 @@ Weight space has a metric that measures how far the network's *outputs* move;
 a functionally invariant path takes small steps that keep the outputs where
 they were while following a second objective. For sparsification the second
 objective is ``1/2 ||w - w_masked||^2``, where ``w_masked`` is the current
-weights after global magnitude pruning to the current target. As in the
+weights after global pruning to the current target (ranked by LAMP scores,
+the layer-normalised magnitudes of :mod:`.masks`, by default; the papers'
+plain magnitude is ``criterion="magnitude"``). As in the
 papers' public code the metric is never formed: each step goes along
 
     grad_w D(f_w(x), f_w0(x)) + pull * (w - w_masked),
@@ -12,12 +14,14 @@ papers' public code the metric is never formed: each step goes along
 normalised to length ``step_length``, where ``D`` is the Bhattacharyya distance
 between the softmax outputs of the walking network and the frozen original on
 a batch of *unlabeled* training inputs (``kl`` is an option; labels can be
-added with ``label_weight``). The mask is recomputed every step.
+added with ``label_weight``). The mask is recomputed every step (LAMP's
+per-layer budgets every 50).
 
 What makes it work on small networks (measured, docs/sparsify.md): the target
 sparsity rises gradually on a cubic schedule instead of jumping to the full
-target, and the path is long (thousands of steps of length 0.02 with pull
-0.1). One walk passes through all targets and keeps a masked snapshot at
+target, the path is long (thousands of steps of length 0.02 with pull 0.1),
+at each target the mask is applied and the walk settles inside it, and
+weights are ranked per layer (LAMP) so a small layer is not emptied. One walk passes through all targets and keeps a masked snapshot at
 each (:mod:`.schedule`). Runs on the CPU, deterministic for a ``seed``.
 """
 
@@ -34,6 +38,7 @@ from tqdm.auto import tqdm
 from manifold_search.refine.data import Evaluator, SparsifyData, divergence, log_probs
 from manifold_search.refine.masks import (
     CRITERIA,
+    DEFAULT_CRITERION,
     PullTargets,
     apply_masks,
     magnitude_masks,
@@ -132,7 +137,7 @@ def fip_walk(
     batch_size: int = 256,
     ramp: float = 0.75,
     settle: str = "project",
-    criterion: str = "magnitude",
+    criterion: str = DEFAULT_CRITERION,
     eval_every: int = 500,
     seed: int = 0,
     progress: bool = True,
