@@ -162,22 +162,28 @@ METHOD_NOTES = """## What each method does
   path. Each step goes along `grad D + pull * (w - w_masked)` normalised to
   `step_length` (0.02), where `D` is the Bhattacharyya distance between the softmax
   outputs of the walking network and the frozen original on a batch of 256 unlabeled
-  training inputs, and `w_masked` is the current weights after global magnitude
-  pruning to the current target (pull 0.1, mask recomputed every step). One walk of
-  8,000 steps passes through all four targets: the steps are split between the
-  targets in proportion to `log((1 - s_prev) / (1 - s))` (each halving of the
-  surviving weights gets the same share); within a segment the target rises on the
-  cubic schedule over the first 75% of its steps; in the last 25% (`settle =
-  "project"`) the mask is applied and the walk goes on along `grad D` inside the
-  sparse subspace, still without labels; then the snapshot is taken and the walk
-  continues from it.
-- **magnitude**: one-shot global magnitude pruning of the dense network, no training.
+  training inputs, and `w_masked` is the current weights after global pruning to the
+  current target (pull 0.1). Weights are ranked across layers by their LAMP score
+  (`criterion="lamp"`, the default since this page's main table: Lee et al., ICLR 2021,
+  `w_u^2` over the sum of `w_v^2` of the weights of the same tensor at least as large),
+  so the ranking does not depend on a layer's scale; within a layer LAMP keeps the
+  magnitude order, so the mask is recomputed every step from each layer's `|w|`, and
+  the per-layer budgets LAMP sets every 50 steps (a sort of every layer each step
+  would cost more than the step on the MLP). One walk of 8,000 steps passes through
+  all four targets: the steps are split between the targets in proportion to
+  `log((1 - s_prev) / (1 - s))` (each halving of the surviving weights gets the same
+  share); within a segment the target rises on the cubic schedule over the first 75% of
+  its steps; in the last 25% (`settle = "project"`) the mask is applied and the walk
+  goes on along `grad D` inside the sparse subspace, still without labels; then the
+  snapshot is taken and the walk continues from it.
+- **magnitude**: one-shot global magnitude pruning of the dense network, no training
+  (the issue's baseline); **magnitude, lamp**: the same, ranked by LAMP scores.
 - **imp**: iterative magnitude pruning with `torch.nn.utils.prune` (global L1), three
   rounds per target segment (each removes the same share of the survivors), Adam
   (lr 1e-3, batch 256) fine-tuning on labels between rounds; same 8,000 steps in all.
 - **gmp**: gradual magnitude pruning (Zhu & Gupta 2017): the same cubic schedule and
-  segments, the mask recomputed every 50 steps and applied at once (pruned weights
-  stay zero), Adam fine-tuning on labels throughout; same 8,000 steps.
+  segments, the global magnitude mask recomputed every 50 steps and applied at once
+  (pruned weights stay zero), Adam fine-tuning on labels throughout; same 8,000 steps.
 
 Prunable weights: Linear, Conv1d/2d and GRU weight matrices; biases and BatchNorm
 parameters stay dense and are not counted in the sparsity. "kept" is the sparse test
@@ -190,27 +196,55 @@ from the start of the run (through all lower targets) to the snapshot.
 
 LEVER_NOTES = """## Levers of the walk (what each one does)
 
-The table below (best CNN, label-free, seed 0) varies one setting at a time; most rows
-use 2,000 steps to fit the shared machine, so compare them with the 2,000-step default
-row, and the 8,000-step rows with the main table.
+**Criterion** (how weights are ranked across layers; measured 2026-12-02, one thread,
+8,000 steps, otherwise the defaults): global magnitude against LAMP, share of dense
+test accuracy kept at 50 / 80 / 90 / 95%:
+
+| network | criterion magnitude (the papers') | criterion lamp |
+|---|---|---|
+| best CNN (7,840 weights, batch norm, SGD) | 1.004 / 1.000 / 0.980 / 0.925 | 1.004 / 1.004 / 0.995 / 0.957 |
+| best MLP (549,888 weights, batch norm, AdamW) | 0.988 / 1.012 / 0.993 / 0.978 | 0.986 / 1.010 / 1.000 / 0.988 |
+| quickstart winner (3,075 weights, batch norm, Lion), 4,000 steps, 50 / 90% | 0.503 / 0.251 | 0.957 / 0.330 |
+
+Why: a layer followed by batch norm computes the same function at any scale, so its
+weights' scale says nothing about their importance, and optimisers leave layers at
+different scales (Lion most of all: its sign updates move every weight by the same
+step). On the quickstart's Lion-trained CNN one global magnitude threshold at 50%
+removed 91% of the 75 first-layer weights (rms 0.93 against 1.5-1.7 elsewhere), and
+one-shot pruning kept 22% of the accuracy (LAMP: 75%). LAMP with the per-layer budgets
+refreshed every 50 steps kept more at 90 / 95% on the CNN (0.995 / 0.957) than with
+budgets refreshed every step (0.993 / 0.940; the sort every step made the MLP walk take
+0.2 s a step). With LAMP, jumping to each target instead of the cubic ramp (`ramp=0`)
+is worse (CNN 0.981 / 0.938), unlike with magnitude (below): the pulled path matters
+again. The quickstart winner stays hard beyond 50% (3,075 weights, Lion): at 80%, 1,000
+and 2,000 steps kept 0.358 and 0.430 (one-shot LAMP 0.177).
+
+The other levers were measured before LAMP, with `criterion="magnitude"` (2026-12-01,
+commit e69ac0d, one thread, best CNN, label-free, seed 0; most rows at 2,000 steps to fit
+the shared machine, so compare them with the 2,000-step default row, and the 8,000-step
+rows with the magnitude column above):
+
+| variant (CNN, criterion magnitude) | kept at 50% | 80% | 90% | 95% | CPU s |
+|---|---|---|---|---|---|
+| default settings, 2000 steps | 1.003 | 0.990 | 0.923 | 0.781 | 39 |
+| settle by pull (papers' walk) | 1.003 | 0.824 | 0.206 | 0.149 | 44 |
+| no schedule (jump to each target) | 1.006 | 0.990 | 0.952 | 0.856 | 45 |
+| pull 1.0 | 1.004 | 0.984 | 0.918 | 0.827 | 40 |
+| step length 0.05 | 0.997 | 0.993 | 0.951 | 0.845 | 40 |
+| batch 128, 8000 steps | 1.007 | 0.999 | 0.971 | 0.909 | 106 |
+| no schedule, 8000 steps | 1.001 | 0.991 | 0.983 | 0.940 | 138 |
 
 - **Settle** (the stopping rule): what the last 25% of each segment does at the
   target. `pull` is the papers' walk (keep pulling, apply the mask at the snapshot):
   the pruned weights are small but not zero, and applying the mask breaks the function
-  at high sparsity (2,000 steps: 20.6% / 14.9% kept at 90 / 95%; 8,000 steps, measured
-  by hand with `settle="pull"` during development: 90.2% / 32.9%). `project` (default)
-  applies the mask and walks on along the output divergence inside the sparse subspace,
-  still without labels (2,000 steps: 92.3% / 78.1%; 8,000: 98.0% / 92.5%). This is the
-  lever that matters most.
-- **Schedule**: with projection, jumping to each target at the start of its segment
-  (`ramp = 0`: the whole segment is spent in the sparse subspace, the pull is never
-  used) did as well or better than the cubic ramp: 95.2% / 85.6% against 92.3% / 78.1%
-  at 2,000 steps, 98.3% / 94.0% against 98.0% / 92.5% at 8,000 steps (90% / 95%). So
-  on these networks the gain comes from the label-free walk inside the sparse subspace
-  (the papers' output metric, restricted to the mask), not from the pull along the way;
-  the default keeps the papers' pulled ramp, and `ramp=0.0` is the measured
-  alternative. Without projection, earlier measurements in this project
-  (../shared/DESIGN.md) found the cubic ramp essential.
+  at high sparsity (2,000 steps: 20.6% / 14.9% kept at 90 / 95%; 8,000 steps: 90.2% /
+  32.9%). `project` (default) applies the mask and walks on along the output divergence
+  inside the sparse subspace, still without labels (2,000 steps: 92.3% / 78.1%; 8,000:
+  98.0% / 92.5%). This is the lever that matters most.
+- **Schedule**: with magnitude ranking and projection, jumping to each target (`ramp =
+  0`) did as well or better than the cubic ramp (95.2% / 85.6% against 92.3% / 78.1% at
+  2,000 steps, 98.3% / 94.0% against 98.0% / 92.5% at 8,000); with LAMP the ramp is
+  better (above).
 - **Pull** (lambda; only its ratio to the divergence gradient matters, the step is
   normalised): 1.0 instead of 0.1 changed 90% little (91.8% vs 92.3%) and helped 95%
   (82.7% vs 78.1%) at 2,000 steps.
@@ -218,9 +252,11 @@ row, and the 8,000-step rows with the main table.
   from 92.3% to 98.0% and 95% from 78.1% to 92.5%; CPU time grows linearly.
 - **Step length**: 0.05 instead of 0.02 at 2,000 steps kept 95.1% / 84.5% (against
   92.3% / 78.1%): like more steps, a longer path helps, at no extra cost per step.
-- **Batch**: 128 inputs per step instead of 256 cost 25% less CPU (106 s vs 142 s for
-  the four targets) and kept 97.1% / 90.9% instead of 98.0% / 92.5%: the way to meet
-  the 2-minute budget, just under the 98% target.
+- **Batch**: 128 inputs per step instead of 256 cost 25% less CPU and kept 97.1% /
+  90.9% instead of 98.0% / 92.5%.
+- **Threads**: the walk's result depends on the number of torch threads (sums in another
+  order): the magnitude walk of the CNN kept 98.0% / 92.5% at 90 / 95% on one thread and
+  96.9% / 90.9% on two (2026-12-02, idle machine, 148 s and 91 s wall).
 """
 
 
@@ -309,7 +345,7 @@ def render() -> None:
     lines += _check(records)
     lines += [USAGE, METHOD_NOTES, LEVER_NOTES]
     if any(k.startswith("lever_") for k in records):
-        lines += ["## Levers of the walk (best CNN, label-free)", "", *_levers(records), ""]
+        lines += ["## Levers rerun with the current defaults (`--levers`)", "", *_levers(records), ""]
     PAGE.write_text("\n".join(lines) + "\n")
     print(PAGE.read_text())
 
