@@ -33,6 +33,7 @@ import contextlib
 from collections.abc import Callable
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from manifold_search._surrogate import SELECT_POINTS, MetricGP, stratified_subset
 from manifold_search.geometry import single_threaded_blas
@@ -63,12 +64,14 @@ class NetworkPositions:
         self.net_x = net_x
         self.d2 = np.asarray(net_d, dtype=float) ** 2
 
-    def scale(self) -> float:
+    def scale(self, at_most: int = SELECT_POINTS) -> float:
         """``s``: median squared parameter distance over median squared network distance
-        among the trained networks (1 where either is 0)."""
-        iu = np.triu_indices(len(self.net_x), 1)
-        params = float(np.median(self.param_sq(self.net_x, self.net_x)[iu]))
-        nets = float(np.median(self.d2[iu]))
+        among the trained networks (1 where either is 0); among ``at_most`` of them spread
+        evenly over the list when there are more (a median needs no more)."""
+        rows = np.unique(np.linspace(0, len(self.net_x) - 1, min(at_most, len(self.net_x))).round().astype(int))
+        iu = np.triu_indices(len(rows), 1)
+        params = float(np.median(self.param_sq(self.net_x[rows], self.net_x[rows])[iu]))
+        nets = float(np.median(self.d2[np.ix_(rows, rows)][iu]))
         return params / nets if params > 0 and nets > 0 else 1.0
 
     def place(self, x: np.ndarray) -> Positions:
@@ -84,14 +87,20 @@ class NetworkPositions:
         return rows, weights / weights.sum(axis=1, keepdims=True)
 
     def squared(self, a: Positions, b: Positions) -> np.ndarray:
-        """Squared Euclidean distances between two sets of placed configurations."""
-        (ra, wa), (rb, wb) = a, b
-        mixed_a = np.einsum("ik,ikm->im", wa, self.d2[ra])  # row i: sum_k wa_ik D2[ra_ik, :]
-        mixed_b = np.einsum("jl,jlm->jm", wb, self.d2[rb])
-        cross = np.einsum("ijl,jl->ij", mixed_a[:, rb], wb)
-        self_a = np.einsum("ik,ik->i", np.take_along_axis(mixed_a, ra, axis=1), wa)
-        self_b = np.einsum("jl,jl->j", np.take_along_axis(mixed_b, rb, axis=1), wb)
+        """Squared Euclidean distances between two sets of placed configurations:
+        ``A D2 B^T - diag(A D2 A^T) / 2 - diag(B D2 B^T) / 2`` with ``A``, ``B`` the sparse
+        (``NEIGHBOURS`` per row) weight matrices."""
+        sparse_a, sparse_b = self._sparse(a), self._sparse(b)
+        mixed_a, mixed_b = sparse_a @ self.d2, sparse_b @ self.d2  # dense, n x m
+        cross = (sparse_b @ mixed_a.T).T
+        self_a = np.asarray(sparse_a.multiply(mixed_a).sum(axis=1)).ravel()
+        self_b = np.asarray(sparse_b.multiply(mixed_b).sum(axis=1)).ravel()
         return np.maximum(cross - 0.5 * self_a[:, None] - 0.5 * self_b[None, :], 0.0)
+
+    def _sparse(self, placed: Positions) -> csr_matrix:
+        rows, weights = placed
+        n, k = rows.shape
+        return csr_matrix((weights.ravel(), rows.ravel(), np.arange(0, n * k + 1, k)), shape=(n, len(self.d2)))
 
 
 class MixedGP(MetricGP):
@@ -115,6 +124,7 @@ class MixedGP(MetricGP):
         self.net_scale = self.positions.scale()
         self.beta = 0.0
         self._placed: dict[int, tuple[np.ndarray, Positions]] = {}
+        self._last_pair: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _place(self, x: np.ndarray) -> Positions:
         """Positions of ``x``, remembered for the training set and the last other set
@@ -129,8 +139,14 @@ class MixedGP(MetricGP):
         return placed
 
     def network_sq(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Scaled squared network distances ``s * d_net^2`` between predicted positions."""
-        return self.net_scale * self.positions.squared(self._place(a), self._place(b))
+        """Scaled squared network distances ``s * d_net^2`` between predicted positions
+        (the last pair is remembered: ``predict`` and ``kernel`` ask for the same one)."""
+        last = self._last_pair
+        if last is not None and last[0] is a and last[1] is b:
+            return last[2]
+        out = self.net_scale * self.positions.squared(self._place(a), self._place(b))
+        self._last_pair = (a, b, out)
+        return out
 
     def _sq(self, a: np.ndarray, b: np.ndarray, chunk: int = 256) -> np.ndarray:
         out = super()._sq(a, b, chunk)
