@@ -135,12 +135,12 @@ class MetricGP:
         return out
 
     @staticmethod
-    def _grid(sq: np.ndarray, z: np.ndarray):
+    def _grid(sq: np.ndarray, z: np.ndarray, noises=NOISES, lengths=LENGTH_SCALES):
         """The best (log likelihood, length, noise, factor, alpha) over the grids, or None."""
         best = None
-        for length in LENGTH_SCALES:
+        for length in lengths:
             base = np.exp(-sq / (2 * length**2))
-            for noise in NOISES:
+            for noise in noises:
                 try:
                     factor = cho_factor(base + (noise + 1e-8) * np.eye(len(z)), lower=True)
                 except np.linalg.LinAlgError:

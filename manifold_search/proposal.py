@@ -40,10 +40,11 @@ class Proposal:
     predicted_std: float
     metric_weights: dict[str, float]  # the GP's weight per parameter (and "(structure)")
     distance: Literal["network", "params"]  # what the region scores were measured with
+    network_beta: float | None = None  # kernel="mixed": the network term's weight (None: not used)
 
     def as_attr(self) -> dict[str, Any]:
         """The JSON user attribute (everything but the parameters, which the trial has)."""
-        return {
+        attr = {
             "anchors": self.anchors,
             "region_score": self.region_score,
             "predicted_value": self.predicted_value,
@@ -51,6 +52,9 @@ class Proposal:
             "metric_weights": self.metric_weights,
             "distance": self.distance,
         }
+        if self.network_beta is not None:
+            attr["network_beta"] = self.network_beta
+        return attr
 
 
 def region_scores(distances: np.ndarray, values: np.ndarray, top_fraction: float = 0.25,

@@ -65,6 +65,7 @@ from manifold_search._ard_gp import ArdGP, log_expected_improvement
 from manifold_search._attrs import PROPOSAL
 from manifold_search._claims import claim, taken_by_others
 from manifold_search._history import History, gather
+from manifold_search._mixed_gp import MixedGP
 from manifold_search._placement import annotate_placement
 from manifold_search._surrogate import (
     SELECT_POINTS,
@@ -147,6 +148,11 @@ class ManifoldSampler(BaseSampler):
             features, as linked to the objective within the study by a ridge
             regression (scaled by its leave-one-out R^2; 0, the default, is off;
             :mod:`manifold_search._feature_link`).
+        kernel: the surrogate's distance: ``"params"`` (parameters only; the default) or
+            ``"mixed"`` (``d_params^2 + beta x d_net^2``, each configuration placed among
+            its nearest trained networks, ``beta`` in {0, 0.25, 1, 4} chosen by marginal
+            likelihood; :mod:`manifold_search._mixed_gp`). Needs ``surrogate="uniform"``
+            and ``distance="network"``.
         layer: the recorded layer to compare (``"penultimate"`` by default).
         artifact_store: where representations live, if not beside the study's storage.
         constant_liar: treat running trials of other workers as bad results.
@@ -174,6 +180,7 @@ class ManifoldSampler(BaseSampler):
         region_weight: float = 3.0,
         surrogate: Literal["uniform", "ard"] = "uniform",
         feature_weight: float = 0.0,
+        kernel: Literal["params", "mixed"] = "params",
         layer: str = "penultimate",
         artifact_store: Any | None = None,
         constant_liar: bool = True,
@@ -187,6 +194,11 @@ class ManifoldSampler(BaseSampler):
             raise ValueError(f"surrogate must be 'uniform' or 'ard', got {surrogate!r}")
         if not feature_weight >= 0:
             raise ValueError(f"feature_weight must be >= 0, got {feature_weight!r}")
+        if kernel not in ("params", "mixed"):
+            raise ValueError(f"kernel must be 'params' or 'mixed', got {kernel!r}")
+        if kernel == "mixed" and (surrogate != "uniform" or distance != "network"):
+            raise ValueError("kernel='mixed' needs surrogate='uniform' and distance='network'; "
+                             f"got surrogate={surrogate!r}, distance={distance!r}")  # fmt: skip
         if n_startup_trials < 2:
             raise ValueError(f"n_startup_trials must be at least 2, got {n_startup_trials}")
         self._seed = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
@@ -200,6 +212,7 @@ class ManifoldSampler(BaseSampler):
         self.region_weight = region_weight
         self.surrogate = surrogate
         self.feature_weight = feature_weight
+        self.kernel = kernel
         self.layer = layer
         self.artifact_store = artifact_store
         self.constant_liar = constant_liar
@@ -373,6 +386,9 @@ class ManifoldSampler(BaseSampler):
             train_y = np.concatenate([history.values, np.full(len(lies), history.values.min())])
         if self.surrogate == "ard":
             return ArdGP(history.encoder.deltas, n_restarts=1, seed=self._seed, max_iter=60).fit(train_x, train_y)
+        if self.kernel == "mixed" and geometry.with_net is not None:
+            return MixedGP(geometry.weights, history.encoder.deltas, history.x[geometry.with_net],
+                           geometry.net_d).fit(train_x, train_y)  # fmt: skip
         return MetricGP(geometry.weights, history.encoder.deltas).fit(train_x, train_y)
 
     def _choose(self, history: History, geometry: _TrialGeometry, regions: _Regions,
@@ -411,6 +427,7 @@ class ManifoldSampler(BaseSampler):
                 n: round(float(w), 4) for n, w in zip(history.encoder.columns, weights, strict=True)
             },
             distance="network" if geometry.network else "params",
+            network_beta=gp.beta if isinstance(gp, MixedGP) else None,
         )
 
     def _climb(self, history: History, regions: _Regions, gp: ArdGP, candidates: list[Config],

@@ -30,7 +30,7 @@ from typing import Any
 
 import optuna
 
-from manifold_search._attrs import TEST_VALUE, read_attr
+from manifold_search._attrs import PROPOSAL, TEST_VALUE, read_attr
 from manifold_search._repeats import repeated_warnings_once
 from manifold_search._signals import die_with_parent, interrupts_kept, sigterm_as_interrupt
 from manifold_search._threads import THREAD_VARS, process_threads, thread_env
@@ -128,6 +128,7 @@ def execute(problem: Problem, spec: SamplerSpec, seed: int, n_trials: int,
     return {
         **_trajectory(problem, study.trials),
         **_costs(study.trials, start_time),
+        **_network_betas(study.trials),
         "sampler_seconds": [sampler.seconds.get(t.number, 0.0) for t in study.trials],
         "wall_seconds": wall,
         "cpu_seconds": cpu,
@@ -147,6 +148,16 @@ def _costs(trials: list[optuna.trial.FrozenTrial], start: datetime) -> dict[str,
         total += len(trial.intermediate_values)
         steps.append(total)
     return {"elapsed_seconds": elapsed, "steps": steps}
+
+
+def _network_betas(trials: list[optuna.trial.FrozenTrial]) -> dict[str, Any]:
+    """``ManifoldSampler(kernel="mixed")``: per trial, the weight its proposal gave the
+    network term (None: not proposed by the mixed kernel); nothing for other samplers."""
+    betas = []
+    for trial in sorted(trials, key=lambda t: t.number):
+        proposal = read_attr(trial.user_attrs, PROPOSAL)
+        betas.append(proposal.get("network_beta") if isinstance(proposal, dict) else None)
+    return {"network_beta": betas} if any(b is not None for b in betas) else {}
 
 
 def _trajectory(problem: Problem, trials: list[optuna.trial.FrozenTrial]) -> dict[str, Any]:
