@@ -81,7 +81,7 @@ def plot_sparse_zoom(data: Any, path: Any) -> bool:
     index = {k: i for i, k in enumerate(data.keys)}
     coords = data.coords
     values = np.array([data.by_number[k].value for k in data.keys], dtype=float)
-    fig = _figure(4.6 * len(trials), 4.4)
+    fig = _figure(max(5.6, 4.6 * len(trials)), 4.7)  # one panel: room for the two-line titles
     axes = np.atleast_1d(fig.subplots(1, len(trials)))
     for ax, trial in zip(axes, trials, strict=True):
         mine = [p for p in points if p.trial == trial]
@@ -101,13 +101,13 @@ def plot_sparse_zoom(data: Any, path: Any) -> bool:
         ax.set_xticks([])
         ax.set_yticks([])
         value = data.by_number[trial].value
-        ax.set_title(f"trial #{trial} ({data.label} {value:.3f}) and its sparse networks", fontsize=10)
+        ax.set_title(f"trial #{trial} ({data.label} {value:.3f})\nand its sparse networks", fontsize=10)
         if ax is not axes[0]:
             legend = ax.get_legend()
             if legend is not None:
                 legend.remove()
     fig.colorbar(sc, ax=list(axes), shrink=0.85, pad=0.01).set_label(data.label, fontsize=9)
-    fig.suptitle("Sparse networks beside their dense originals (zoomed PHATE layout; labels: sparsity)",
+    fig.suptitle("Sparse networks beside their dense originals\n(zoomed PHATE layout; labels: sparsity)",
                  fontsize=11)  # fmt: skip
     fig.savefig(path)
     return True
