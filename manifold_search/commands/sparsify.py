@@ -48,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", metavar="M,M,...", help="fip,magnitude,imp,gmp (default: all four)")
     p.add_argument("--steps", type=int, metavar="N", help="gradient steps per method and network (default 8000)")
     p.add_argument("--criterion", choices=("magnitude", "lamp"),
-                   help="how fip and one-shot rank weights across layers (default: the config's, else magnitude)")
+                   help="how fip and one-shot rank weights across layers (default: the config's, else lamp)")
     p.add_argument("--out", metavar="DIR", help="report folder (default: the run's report folder)")
     p.add_argument("--study", metavar="NAME", help="which study of the storage (default: the config's)")
     p.add_argument("--storage", metavar="URL", help="the storage URL, when RUN_DIR has no run.json")

@@ -56,13 +56,24 @@ CRITERIA = ("magnitude", "lamp")
 DEFAULT_CRITERION = "lamp"
 
 
-def _lamp(w: torch.Tensor) -> torch.Tensor:
-    """LAMP scores of one tensor, flat: ``w_u^2 / sum_{|w_v| >= |w_u|} w_v^2`` (largest = 1)."""
+def _lamp_sorted(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """LAMP scores of one tensor in ascending ``|w|`` order, and that order.
+
+    The scores come out ascending too: along the order the numerator grows and the
+    tail sum shrinks (also in floating point: a cumulative sum of non-negative
+    numbers never decreases), so callers that need them sorted need no second sort.
+    """
     squared = w.detach().reshape(-1).double() ** 2
     ordered, order = torch.sort(squared)
     tail = torch.flip(torch.cumsum(torch.flip(ordered, [0]), 0), [0])
-    scores = torch.empty_like(squared)
-    scores[order] = ordered / tail.clamp_min(1e-300)
+    return ordered / tail.clamp_min(1e-300), order
+
+
+def _lamp(w: torch.Tensor) -> torch.Tensor:
+    """LAMP scores of one tensor, flat: ``w_u^2 / sum_{|w_v| >= |w_u|} w_v^2`` (largest = 1)."""
+    ranked, order = _lamp_sorted(w)
+    scores = torch.empty_like(ranked)
+    scores[order] = ranked
     return scores
 
 
@@ -123,7 +134,7 @@ class PullTargets:
             threshold = torch.kthvalue(flat, k).values
             return [w.abs() <= threshold for w in weights]
         if self._scores is None or self._age >= self.refresh:
-            self._scores = [torch.sort(_lamp(w)).values for w in weights]
+            self._scores = [_lamp_sorted(w)[0] for w in weights]
             self._flat, self._age = torch.cat(self._scores), 0
         self._age += 1
         k = round(sparsity * self._flat.numel())
