@@ -100,7 +100,8 @@ def build_studies(out: Path, sizes: list[int]) -> None:
 
 
 def measure(db: Path, sampler: str, proposals: int, seed: int) -> dict:
-    """In this (fresh) process: open the study, time the restart and the next proposals."""
+    """In this (fresh) process: open the study, time the restart and the next proposals.
+    ``sampler``: a :class:`SamplerSpec` as JSON."""
     t_import = time.perf_counter()
     import optuna
     import torch
@@ -125,7 +126,8 @@ def measure(db: Path, sampler: str, proposals: int, seed: int) -> dict:
                 self.first_at = time.perf_counter()
             return value
 
-    timed = FirstProposal(SamplerSpec(sampler, sampler).build(seed))
+    spec = SamplerSpec.from_json(json.loads(sampler))
+    timed = FirstProposal(spec.build(seed))
     start = time.perf_counter()
     study = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{db}", sampler=timed)
     n_before = len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
@@ -133,7 +135,7 @@ def measure(db: Path, sampler: str, proposals: int, seed: int) -> dict:
     study.optimize(objective, n_trials=proposals)
     per_trial = [timed.seconds[t.number] for t in study.trials[n_before:]]
     return {
-        "sampler": sampler,
+        "sampler": spec.label,
         "n": n_before,
         "restart_s": timed.first_at - start,
         "load_s": load_seconds,
@@ -146,8 +148,8 @@ def measure(db: Path, sampler: str, proposals: int, seed: int) -> dict:
     }
 
 
-def _run_child(args: argparse.Namespace, db: Path, sampler: str, result: Path) -> None:
-    command = [sys.executable, __file__, "--measure", str(db), "--sampler", sampler,
+def _run_child(args: argparse.Namespace, db: Path, spec, result: Path) -> None:
+    command = [sys.executable, __file__, "--measure", str(db), "--sampler", json.dumps(spec.to_json()),
                "--proposals", str(args.proposals), "--result", str(result)]  # fmt: skip
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
                OPENBLAS_NUM_THREADS=str(args.threads))  # fmt: skip
@@ -157,10 +159,14 @@ def _run_child(args: argparse.Namespace, db: Path, sampler: str, result: Path) -
 def run_all(args: argparse.Namespace) -> list[dict]:
     out = Path(args.out)
     sizes = [int(s) for s in args.sizes.split(",")]
+    from manifold_search.benchmark.samplers import parse_samplers
+
+    specs = parse_samplers(args.samplers, args.sampler_kwargs)
     build_studies(out, sizes)
     results = []
     for n in sizes:
-        for sampler in args.samplers.split(","):
+        for spec in specs:
+            sampler = spec.label
             runs = [("cold", False), ("warm", True)] if sampler == "manifold" else [("", False)]
             for tag, warm in runs:
                 result = out / "results" / f"{sampler}{'-' + tag if tag else ''}-n{n}.json"
@@ -179,7 +185,7 @@ def run_all(args: argparse.Namespace) -> list[dict]:
                     else:
                         _copy_study(_db(out, n), work, cache=False)
                     result.parent.mkdir(parents=True, exist_ok=True)
-                    _run_child(args, work, sampler, result)
+                    _run_child(args, work, spec, result)
                 data = json.loads(result.read_text())
                 data["tag"] = tag
                 results.append(data)
@@ -231,6 +237,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,200,500,1000")
     parser.add_argument("--samplers", default="manifold,tpe,gp")
+    parser.add_argument("--sampler-kwargs", action="append", default=[], metavar="LABEL:KWARGS",
+                        help="keyword arguments of one sampler, as for manifold-search benchmark, "
+                             "e.g. --samplers ard=manifold --sampler-kwargs ard:surrogate=ard")  # fmt: skip
     parser.add_argument("--proposals", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="runs/growth")
@@ -247,6 +256,7 @@ def main() -> None:
     command = "python benchmarks/bench_growth.py " + " ".join(
         f"--{k} {v}" for k, v in (("sizes", args.sizes), ("samplers", args.samplers),
                                   ("proposals", args.proposals)))  # fmt: skip
+    command += "".join(f" --sampler-kwargs {k}" for k in args.sampler_kwargs)
     text = table(results, command)
     print(text)
     Path(args.out, "growth.md").write_text(text)

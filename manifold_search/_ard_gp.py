@@ -13,7 +13,14 @@ variance, plus noise. Hyperparameters (``log theta_p``, ``log signal``,
 ``log noise``) maximise the log marginal likelihood plus weak priors (an
 inverse-squared length scale prior ``-(a / theta + a * theta)`` that keeps
 each ``theta`` away from 0 and infinity, gamma priors on signal and noise),
-by L-BFGS-B with analytic gradients, from a few starts.
+by L-BFGS-B with analytic gradients, from a few starts, or from the previous
+fit's hyperparameters alone (``warm_start``, as Optuna's GPSampler does): one
+proposal's optimum is a good start for the next, with one more trial, and a
+single start costs a third of three. Above ``select_points`` points the
+hyperparameters are chosen on a value-stratified subset (every rank of the
+objective represented), and the posterior is then factorised on all points,
+as :class:`~manifold_search._surrogate.MetricGP` does: each marginal-likelihood
+evaluation is cubic in the points.
 
 >>> import numpy as np
 >>> from manifold_search._params import ParamEncoder
@@ -33,6 +40,8 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
 from scipy.special import erfcx, log_ndtr
+
+from manifold_search._surrogate import SELECT_POINTS, stratified_subset
 
 _SQRT5 = np.sqrt(5.0)
 _MIN_NOISE = 1e-6
@@ -57,14 +66,21 @@ class ArdGP:
         n_restarts: extra optimiser starts beyond the default one.
         max_iter: L-BFGS-B iterations per start.
         seed: seeds the restarts.
+        warm_start: hyperparameters of an earlier fit (its :attr:`params`); when given
+            and of the right length, the only start (no restarts).
+        select_points: hyperparameters are chosen on at most this many points.
     """
 
     def __init__(self, deltas_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                 n_restarts: int = 2, seed: int = 0, max_iter: int = 200) -> None:  # fmt: skip
+                 n_restarts: int = 2, seed: int = 0, max_iter: int = 200,
+                 warm_start: np.ndarray | None = None,
+                 select_points: int = SELECT_POINTS) -> None:  # fmt: skip
         self.deltas_fn = deltas_fn
         self.n_restarts = n_restarts
         self.max_iter = max_iter
         self.seed = seed
+        self.warm_start = warm_start
+        self.select_points = select_points
 
     # -- fitting -----------------------------------------------------------------
     def _neg_log_posterior(self, params: np.ndarray, d2: np.ndarray, z: np.ndarray):
@@ -101,18 +117,24 @@ class ArdGP:
         z = (y - self.mean) / self.std
         d2 = self.deltas_fn(x, x) ** 2
         p = d2.shape[2]
-        rng = np.random.default_rng(self.seed)
-        starts = [np.concatenate([np.zeros(p), [0.0, np.log(1e-2)]])]
-        for _ in range(self.n_restarts):
-            starts.append(np.concatenate([rng.normal(0, 1.5, p), [0.0, np.log(1e-2)]]))
+        rows = np.arange(len(z)) if len(z) <= self.select_points else stratified_subset(z, self.select_points)
+        d2_fit, z_fit = d2[np.ix_(rows, rows)], z[rows]
+        if self.warm_start is not None and len(self.warm_start) == p + 2:
+            starts = [np.asarray(self.warm_start, dtype=float)]
+        else:
+            rng = np.random.default_rng(self.seed)
+            starts = [np.concatenate([np.zeros(p), [0.0, np.log(1e-2)]])]
+            for _ in range(self.n_restarts):
+                starts.append(np.concatenate([rng.normal(0, 1.5, p), [0.0, np.log(1e-2)]]))
         best = None
         for start in starts:
-            result = minimize(self._neg_log_posterior, start, args=(d2, z), jac=True,
+            result = minimize(self._neg_log_posterior, start, args=(d2_fit, z_fit), jac=True,
                               method="L-BFGS-B", bounds=[(-8, 8)] * p + [(-5, 3), (-14, 1)],
                               options={"maxiter": self.max_iter})  # fmt: skip
             if best is None or result.fun < best.fun:
                 best = result
         params = best.x
+        self.params = params
         self.theta = np.exp(params[:p])
         self.signal = float(np.exp(params[p]))
         self.noise = float(_MIN_NOISE + np.exp(params[p + 1]))

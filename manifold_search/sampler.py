@@ -221,6 +221,7 @@ class ManifoldSampler(BaseSampler):
         self._plans: dict[tuple[str, int], Config] = {}
         self._lock = threading.Lock()
         self._warned_no_records = False
+        self._ard_warm: dict[str, np.ndarray] = {}  # study name -> last ArdGP hyperparameters
 
     def reseed_rng(self) -> None:
         """Reseed the random start-up draws (Optuna does so for ``n_jobs > 1``). Proposals
@@ -276,7 +277,7 @@ class ManifoldSampler(BaseSampler):
         candidates = self._generate_candidates(history, regions, rng)
         if not candidates:
             return None
-        gp = self._fit_surrogate(history, geometry)
+        gp = self._fit_surrogate(history, geometry, study.study_name)
         taken = taken_by_others(study, trial)  # what other workers' running trials hold
         for attempt in range(_CLAIM_ATTEMPTS):  # step 7, then a claim against concurrent workers
             proposal = self._choose(history, geometry, regions, gp, candidates, rng, taken,
@@ -377,15 +378,21 @@ class ManifoldSampler(BaseSampler):
                 unique[key] = c
         return list(unique.values())
 
-    def _fit_surrogate(self, history: History, geometry: _TrialGeometry) -> MetricGP | ArdGP:
-        """Step 6: the GP over parameters; running trials enter as pessimistic lies."""
+    def _fit_surrogate(self, history: History, geometry: _TrialGeometry,
+                       study_name: str = "") -> MetricGP | ArdGP:  # fmt: skip
+        """Step 6: the GP over parameters; running trials enter as pessimistic lies.
+        ``surrogate="ard"`` starts from this study's previous fit (a study resumed in a
+        new process starts afresh, so its proposals can differ from an unbroken run's)."""
         train_x, train_y = history.x, history.values
         if self.constant_liar and history.running:
             lies = history.encoder.encode([t.params for t in history.running])
             train_x = np.vstack([history.x, lies])
             train_y = np.concatenate([history.values, np.full(len(lies), history.values.min())])
         if self.surrogate == "ard":
-            return ArdGP(history.encoder.deltas, n_restarts=1, seed=self._seed, max_iter=60).fit(train_x, train_y)
+            gp = ArdGP(history.encoder.deltas, n_restarts=1, seed=self._seed, max_iter=60,
+                       warm_start=self._ard_warm.get(study_name)).fit(train_x, train_y)  # fmt: skip
+            self._ard_warm[study_name] = gp.params
+            return gp
         if self.kernel == "mixed" and geometry.with_net is not None:
             return MixedGP(geometry.weights, history.encoder.deltas, history.x[geometry.with_net],
                            geometry.net_d).fit(train_x, train_y)  # fmt: skip

@@ -57,3 +57,22 @@ def test_log_ei_matches_ei_and_stays_finite_where_ei_underflows():
                        np.log(expected_improvement(mean, std, 0.3)))
     far = log_expected_improvement(np.array([-60.0, -80.0]), np.ones(2), 0.0)
     assert np.all(np.isfinite(far)) and far[0] > far[1]
+
+
+def test_warm_start_reaches_the_cold_fit_and_is_the_only_start():
+    enc, x, y = _data(60)
+    cold = ArdGP(enc.deltas, n_restarts=2).fit(x, y)
+    warm = ArdGP(enc.deltas, n_restarts=2, warm_start=cold.params).fit(x, y)
+    assert np.allclose(warm.theta, cold.theta, rtol=1e-2)
+    # a start of the wrong length (another search space) is ignored, not an error
+    other = ArdGP(enc.deltas, warm_start=np.zeros(3)).fit(x, y)
+    assert np.all(other.theta[0] > 10 * other.theta[1:4])
+
+
+def test_large_sets_choose_hyperparameters_on_a_subset_but_predict_from_all():
+    enc, x, y = _data(120)
+    capped = ArdGP(enc.deltas, select_points=40).fit(x, y)
+    assert len(capped.x) == 120 and capped.alpha.shape == (120,)
+    assert capped.theta[0] > 10 * capped.theta[1:4].max()  # relevance still found on 40 points
+    mean, _ = capped.predict(x[:5])
+    assert np.allclose(mean, y[:5], atol=0.1)  # every point enters the posterior
