@@ -106,3 +106,51 @@ def test_gp_sampler_warning_shown_once_per_run(tmp_path):
     repeated = [line for line in stderr.splitlines() if "is sampled independently" in line]
     assert len(repeated) == 1, "\n".join(repeated)
     assert "shown once per run" in repeated[0]
+
+
+def _children(pid: int) -> list[int]:
+    """Live child processes of ``pid`` (from /proc; Linux)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive
+
+
+def test_sigterm_to_the_parent_alone_stops_its_workers(tmp_path):
+    """``kill PID`` (a scheduler's stop) reaches only the parent, not the process group:
+    the workers' runs in flight must stop too, not train on to their end."""
+    proc = _benchmark(tmp_path, "--samplers", "manifold", "--seeds", "4", "--trials", "300",
+                      "--jobs", "2")  # fmt: skip
+    deadline = time.monotonic() + 300
+    while len(list((tmp_path / "tmp").glob(ARTIFACT_DIRS))) < 2:  # both workers in a run
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "two runs never ran at once"
+        time.sleep(0.05)
+    workers = [c for c in _children(proc.pid)
+               if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+    assert len(workers) == 2
+    proc.send_signal(signal.SIGTERM)
+    start = time.monotonic()
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert time.monotonic() - start < 30, "the parent waited for its workers' runs to end"
+    assert _alive(workers) == []
+    assert list((tmp_path / "out" / "runs" / "manifold").glob("seed-*.json")) == []
+    assert list((tmp_path / "tmp").glob(ARTIFACT_DIRS)) == []

@@ -15,7 +15,9 @@ parameters, and the seconds spent inside the sampler (``TimedSampler``).
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
+import signal
 import sys
 import time
 import traceback
@@ -32,7 +34,7 @@ import optuna
 
 from manifold_search._attrs import PROPOSAL, TEST_VALUE, read_attr
 from manifold_search._repeats import repeated_warnings_once
-from manifold_search._signals import die_with_parent, interrupts_kept, sigterm_as_interrupt
+from manifold_search._signals import die_with_parent, interrupts_kept
 from manifold_search._threads import THREAD_VARS, process_threads, thread_env
 from manifold_search.benchmark import store
 from manifold_search.benchmark.problems import (
@@ -200,8 +202,33 @@ def _configure_worker(threads: int) -> None:
         sys.modules["torch"].set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    sigterm_as_interrupt()  # a SIGTERM to the group cleans up like Ctrl-C
+    signal.signal(signal.SIGTERM, _worker_sigterm)  # a SIGTERM cleans up like Ctrl-C
     die_with_parent()  # a SIGKILLed benchmark leaves no run training on
+
+
+_in_run = False  # in a pool worker: a run is in progress
+
+
+def _worker_sigterm(_signum: int, _frame: Any) -> None:
+    """SIGTERM in a pool worker: interrupt the run in progress (its ``finally`` blocks
+    clean up, then :func:`_pooled_run_task` ends the worker); between runs, end at once."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM really terminates
+    if _in_run:
+        raise KeyboardInterrupt
+    os._exit(130)
+
+
+def _pooled_run_task(task: RunTask) -> tuple[str, int, str | None, float]:
+    """:func:`run_task` in a pool worker; an interrupt ends the worker rather than
+    returning it to the pool, where it would take the next queued run."""
+    global _in_run
+    _in_run = True
+    try:
+        return run_task(task)
+    except KeyboardInterrupt:
+        os._exit(130)
+    finally:
+        _in_run = False
 
 
 def run_task(task: RunTask) -> tuple[str, int, str | None, float]:
@@ -335,7 +362,7 @@ def _run_pool(pending: list[RunTask], record: Record, outcome: Outcome, jobs: in
     with thread_env(threads), ProcessPoolExecutor(
         max_workers=jobs, mp_context=ctx, initializer=_configure_worker, initargs=(threads,),
     ) as pool:
-        futures: dict[Future, RunTask] = {pool.submit(run_task, t): t for t in pending}
+        futures: dict[Future, RunTask] = {pool.submit(_pooled_run_task, t): t for t in pending}
         try:
             remaining = set(futures)
             while remaining:
@@ -354,6 +381,20 @@ def _run_pool(pending: list[RunTask], record: Record, outcome: Outcome, jobs: in
                     fut.cancel()
                     outcome.not_run.append((task.sampler["label"], task.seed))
             pool.shutdown(wait=False, cancel_futures=True)
+            _stop_workers()
+
+
+def _stop_workers(grace: float = 60.0) -> None:
+    """SIGTERM the pool's workers and wait for them. A terminal's Ctrl-C reaches the whole
+    process group, but ``kill PID`` or a scheduler's stop reaches this process alone: without
+    this the runs in flight trained on to their end (and the exit waited for them)."""
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(grace)
+        if child.is_alive():
+            child.kill()
 
 
 def _count_finished_in_flight(pending: list[RunTask], outcome: Outcome) -> None:
