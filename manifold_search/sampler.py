@@ -446,9 +446,11 @@ class ManifoldSampler(BaseSampler):
         def acquisition(configs: list[Config]) -> np.ndarray:
             x = history.encoder.encode(configs)
             mean, std = gp.predict(x)
+            log_ei = log_expected_improvement(mean, std, incumbent)
+            if not self.region_weight:  # no lift: skip the (candidates x trials) kernel
+                return log_ei
             kernel = gp.kernel(x, history.x)
             landing = (kernel @ scores) / np.maximum(kernel.sum(axis=1), 1e-12)
-            log_ei = log_expected_improvement(mean, std, incumbent)
             return region_log_acquisition(log_ei, landing, float(scores.max()), self.region_weight)
 
         start = acquisition(candidates) + 1e-12 * rng.random(len(candidates))
