@@ -40,7 +40,7 @@ def test_lamp_ignores_a_layers_scale_where_magnitude_empties_it():
 def test_magnitude_importance_is_the_absolute_value_and_bad_criteria_are_refused():
     weights = _weights(_net())
     assert torch.equal(importance(weights), torch.cat([w.reshape(-1).abs() for w in weights.values()]))
-    with pytest.raises(ValueError, match="criterion 'l2': choose one of magnitude, lamp"):
+    with pytest.raises(ValueError, match="criterion = 'l2': choose one of 'magnitude', 'lamp'"):
         importance(weights, "l2")
 
 

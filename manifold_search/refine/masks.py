@@ -77,13 +77,19 @@ def _lamp(w: torch.Tensor) -> torch.Tensor:
     return scores
 
 
+def check_criterion(criterion: str, where: str = "criterion") -> str:
+    """``criterion`` if it is one of :data:`CRITERIA`; else one error, the same everywhere
+    (``where`` names the setting: an argument, ``[refine] criterion``)."""
+    if criterion not in CRITERIA:
+        raise ValueError(f"{where} = {criterion!r}: choose one of {', '.join(map(repr, CRITERIA))}")
+    return criterion
+
+
 def importance(weights: dict[str, torch.Tensor], criterion: str = "magnitude") -> torch.Tensor:
     """All prunable weights' scores, flat, in ``weights`` order (lowest pruned first)."""
-    if criterion == "magnitude":
+    if check_criterion(criterion) == "magnitude":
         return torch.cat([w.detach().reshape(-1).abs() for w in weights.values()])
-    if criterion == "lamp":
-        return torch.cat([_lamp(w) for w in weights.values()])
-    raise ValueError(f"criterion {criterion!r}: choose one of {', '.join(CRITERIA)}")
+    return torch.cat([_lamp(w) for w in weights.values()])
 
 
 def magnitude_masks(weights: dict[str, torch.Tensor], sparsity: float, criterion: str = "magnitude") -> Masks:
@@ -117,9 +123,7 @@ class PullTargets:
     """
 
     def __init__(self, criterion: str = "magnitude", refresh: int = 50) -> None:
-        if criterion not in CRITERIA:
-            raise ValueError(f"criterion {criterion!r}: choose one of {', '.join(CRITERIA)}")
-        self.criterion, self.refresh = criterion, refresh
+        self.criterion, self.refresh = check_criterion(criterion), refresh
         self._scores: list[torch.Tensor] | None = None  # per layer, ascending
         self._flat: torch.Tensor | None = None
         self._age = 0

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from manifold_search.refine.masks import CRITERIA, DEFAULT_CRITERION
+from manifold_search.refine.masks import DEFAULT_CRITERION, check_criterion
 from manifold_search.refine.schedule import DEFAULT_STEPS, METHODS
 
 DEFAULT_SPARSITIES = (0.5, 0.8, 0.9, 0.95)
@@ -63,10 +63,7 @@ def parse_refine(section: Mapping[str, Any]) -> RefineSettings:
     unknown = [key for key in section if key not in known]
     if unknown:
         raise ValueError(f"[refine] unknown key {unknown[0]!r}: the keys are {', '.join(known)}")
-    criterion = section.get("criterion", DEFAULT_CRITERION)
-    if criterion not in CRITERIA:
-        raise ValueError(f"[refine] criterion = {criterion!r}: choose one of {', '.join(map(repr, CRITERIA))}, "
-                         'e.g. criterion = "lamp"')  # fmt: skip
+    criterion = check_criterion(section.get("criterion", DEFAULT_CRITERION), "[refine] criterion")
     defaults = RefineSettings()
     top = _positive_int("top", section.get("top", defaults.top), "3")
     sparsity = _sparsities(section["sparsity"]) if "sparsity" in section else defaults.sparsity

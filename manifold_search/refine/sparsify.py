@@ -37,10 +37,10 @@ from tqdm.auto import tqdm
 
 from manifold_search.refine.data import Evaluator, SparsifyData, divergence, log_probs
 from manifold_search.refine.masks import (
-    CRITERIA,
     DEFAULT_CRITERION,
     PullTargets,
     apply_masks,
+    check_criterion,
     magnitude_masks,
     prunable,
 )
@@ -156,8 +156,7 @@ def fip_walk(
     """
     if settle not in ("pull", "project"):
         raise ValueError(f"settle = {settle!r}: choose 'project' or 'pull'")
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion = {criterion!r}: choose one of {', '.join(CRITERIA)}")
+    check_criterion(criterion)
     targets = check_targets(targets)
     if step_length <= 0 or pull < 0 or label_weight < 0 or batch_size < 1:
         raise ValueError("step_length and batch_size must be positive, pull and label_weight non-negative")
