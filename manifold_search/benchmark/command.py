@@ -152,8 +152,7 @@ def parse_pruner(text: str | None, problem_name: str) -> dict[str, Any] | None:
         options = parse_kwargs(rest)
         section = pruner_section({"name": name.strip(), **options}, "--pruner")
     except (SamplerError, ConfigError) as exc:
-        message = str(exc).replace("--pruner: [pruner] name", "--pruner")
-        raise UsageError(f"bad --pruner {text!r}: {message}") from None
+        raise UsageError(f"bad --pruner {text!r}: {exc}") from None
     problem = get_problem(problem_name)
     if not problem.supports_pruning:
         raise UsageError(

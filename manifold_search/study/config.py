@@ -404,17 +404,20 @@ _SECTIONS = ("study", "space", "sampler", "pruner", "refine")
 
 
 def pruner_section(table: Mapping[str, Any], path: str = "<config>") -> PrunerSection:
-    """Check ``[pruner]`` (or ``--pruner``): a known name, and options its class accepts."""
+    """Check ``[pruner]`` (or, with ``path="--pruner"``, the flag): a known name, and options
+    its class accepts. The errors name where the pruner came from: ``FILE: [pruner] name``
+    or ``--pruner``."""
     options = {k: v for k, v in table.items() if k != "name"}
     name = str(table.get("name", "none")).lower()
+    flag = path.startswith("--")
     if name not in PRUNERS:
-        raise ConfigError(f"{path}: [pruner] name {name!r}: unknown pruner; "
+        raise ConfigError(f"{path if flag else path + ': [pruner] name'} {name!r}: unknown pruner; "
                           f"{did_you_mean(name, list(PRUNERS))}choose one of {', '.join(PRUNERS)}")
     section = PrunerSection(name, options)
     try:
         section.build()
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: [pruner] {name} rejected its options {sorted(options)}: "
+        raise ConfigError(f"{path if flag else path + ': [pruner]'} {name} rejected its options {sorted(options)}: "
                           f"{str(exc).splitlines()[0]}; fix or remove the key") from None
     return section
 

@@ -166,4 +166,4 @@ def _pruner(config: StudyConfig, name: str | None) -> PrunerSection:
     try:
         return pruner_section({"name": name}, "--pruner")
     except ConfigError as exc:
-        raise RunError(str(exc).replace("--pruner: [pruner] name", "--pruner")) from None
+        raise RunError(str(exc)) from None
