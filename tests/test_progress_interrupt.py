@@ -9,6 +9,7 @@ import fcntl
 import os
 import pty
 import select
+import signal
 import struct
 import sys
 import termios
@@ -56,6 +57,9 @@ def _run_in_terminal(argv: list[str], env: dict[str, str], interrupt_when: bytes
     """Run ``argv`` on a pseudo-terminal; type Ctrl-C once ``interrupt_when`` was printed."""
     pid, master = pty.fork()
     if pid == 0:  # the child: the terminal is its controlling terminal
+        # as in a user's shell: a test runner started in the background of a
+        # non-interactive shell inherits SIGINT ignored, and exec keeps that
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execve(argv[0], argv, env)
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, COLUMNS, 0, 0))
     out, sent, deadline = b"", False, time.monotonic() + timeout
