@@ -379,7 +379,7 @@ class ManifoldSampler(BaseSampler):
         return list(unique.values())
 
     def _fit_surrogate(self, history: History, geometry: _TrialGeometry,
-                       study_name: str = "") -> MetricGP | ArdGP:  # fmt: skip
+                       study_name: str) -> MetricGP | ArdGP:  # fmt: skip
         """Step 6: the GP over parameters; running trials enter as pessimistic lies.
         ``surrogate="ard"`` starts from this study's previous fit (a study resumed in a
         new process starts afresh, so its proposals can differ from an unbroken run's)."""

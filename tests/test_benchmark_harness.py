@@ -108,29 +108,24 @@ def test_gp_sampler_warning_shown_once_per_run(tmp_path):
     assert "shown once per run" in repeated[0]
 
 
-def _children(pid: int) -> list[int]:
-    """Live child processes of ``pid`` (from /proc; Linux)."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(stat.parent.name))
-    return out
+def _stat(pid: int) -> tuple[str, int] | None:
+    """``(state, parent pid)`` of a process from /proc (Linux), or None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
 
 
 def _alive(pids: list[int]) -> list[int]:
-    alive = []
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            alive.append(pid)
-    return alive
+    """Those of ``pids`` still running (zombies count as ended)."""
+    return [pid for pid in pids if (stat := _stat(pid)) is not None and stat[0] != "Z"]
+
+
+def _children(pid: int) -> list[int]:
+    """Live child processes of ``pid``."""
+    stats = {int(p.name): _stat(int(p.name)) for p in Path("/proc").iterdir() if p.name.isdigit()}
+    return [c for c, stat in stats.items() if stat is not None and stat[0] != "Z" and stat[1] == pid]
 
 
 def test_sigterm_to_the_parent_alone_stops_its_workers(tmp_path):
