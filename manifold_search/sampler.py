@@ -141,9 +141,12 @@ class ManifoldSampler(BaseSampler):
             to land in dense, high-performing regions of the manifold
             (``expected improvement x (1 + region_weight x region score)``).
         surrogate: ``"uniform"`` (the default: a squared-exponential GP with the
-            ``metric`` above, EI over the candidate pool) or ``"ard"`` (a Matern 5/2
+            ``metric`` above, EI over the candidate pool), ``"ard"`` (a Matern 5/2
             GP with one length scale per parameter, log EI, and local search from
-            the best candidates; :mod:`manifold_search._acquisition`).
+            the best candidates; :mod:`manifold_search._acquisition`) or ``"auto"``
+            (``"ard"`` while fewer than 3 finished trials recorded a network,
+            ``"uniform"`` once the manifold is there; ``distance="params"``, the
+            ablation, keeps ``"uniform"`` so that it changes the distance alone).
         feature_weight: how strongly region scores follow the networks' manifold
             features, as linked to the objective within the study by a ridge
             regression (scaled by its leave-one-out R^2; 0, the default, is off;
@@ -178,7 +181,7 @@ class ManifoldSampler(BaseSampler):
         distance: Literal["network", "params"] = "network",
         metric: Literal["uniform", "network"] = "uniform",
         region_weight: float = 3.0,
-        surrogate: Literal["uniform", "ard"] = "uniform",
+        surrogate: Literal["uniform", "ard", "auto"] = "uniform",
         feature_weight: float = 0.0,
         kernel: Literal["params", "mixed"] = "params",
         layer: str = "penultimate",
@@ -190,14 +193,14 @@ class ManifoldSampler(BaseSampler):
             raise ValueError(f"distance must be 'network' or 'params', got {distance!r}")
         if metric not in ("uniform", "network"):
             raise ValueError(f"metric must be 'uniform' or 'network', got {metric!r}")
-        if surrogate not in ("uniform", "ard"):
-            raise ValueError(f"surrogate must be 'uniform' or 'ard', got {surrogate!r}")
+        if surrogate not in ("uniform", "ard", "auto"):
+            raise ValueError(f"surrogate must be 'uniform', 'ard' or 'auto', got {surrogate!r}")
         if not feature_weight >= 0:
             raise ValueError(f"feature_weight must be >= 0, got {feature_weight!r}")
         if kernel not in ("params", "mixed"):
             raise ValueError(f"kernel must be 'params' or 'mixed', got {kernel!r}")
-        if kernel == "mixed" and (surrogate != "uniform" or distance != "network"):
-            raise ValueError("kernel='mixed' needs surrogate='uniform' and distance='network'; "
+        if kernel == "mixed" and (surrogate == "ard" or distance != "network"):
+            raise ValueError("kernel='mixed' needs surrogate 'uniform' or 'auto' and distance='network'; "
                              f"got surrogate={surrogate!r}, distance={distance!r}")  # fmt: skip
         if n_startup_trials < 2:
             raise ValueError(f"n_startup_trials must be at least 2, got {n_startup_trials}")
@@ -378,6 +381,12 @@ class ManifoldSampler(BaseSampler):
                 unique[key] = c
         return list(unique.values())
 
+    def _uses_ard(self, geometry: _TrialGeometry) -> bool:
+        """``surrogate="auto"`` takes ARD where no manifold is there to use."""
+        if self.surrogate == "auto":
+            return geometry.with_net is None and self.distance == "network"
+        return self.surrogate == "ard"
+
     def _fit_surrogate(self, history: History, geometry: _TrialGeometry,
                        study_name: str) -> MetricGP | ArdGP:  # fmt: skip
         """Step 6: the GP over parameters; running trials enter as pessimistic lies.
@@ -388,7 +397,7 @@ class ManifoldSampler(BaseSampler):
             lies = history.encoder.encode([t.params for t in history.running])
             train_x = np.vstack([history.x, lies])
             train_y = np.concatenate([history.values, np.full(len(lies), history.values.min())])
-        if self.surrogate == "ard":
+        if self._uses_ard(geometry):
             gp = ArdGP(history.encoder.deltas, n_restarts=1, seed=self._seed, max_iter=60,
                        warm_start=self._ard_warm.get(study_name)).fit(train_x, train_y)  # fmt: skip
             self._ard_warm[study_name] = gp.params
@@ -409,7 +418,7 @@ class ManifoldSampler(BaseSampler):
         scores = regions.scores
         if taken:
             candidates = [c for c in candidates if config_key(c) not in taken] or candidates
-        if self.surrogate == "ard":
+        if isinstance(gp, ArdGP):
             params, mean, std = self._climb(history, regions, gp, candidates, rng, taken)
             weights = gp.theta / gp.theta.mean()
         else:

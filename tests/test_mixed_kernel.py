@@ -76,7 +76,7 @@ def test_noise_positions_leave_the_surrogate_unchanged(seed):
 
 def test_bad_options_are_refused_in_one_line():
     for kwargs, words in [({"kernel": "network"}, "kernel must be"),
-                          ({"kernel": "mixed", "surrogate": "ard"}, "needs surrogate='uniform'"),
+                          ({"kernel": "mixed", "surrogate": "ard"}, "needs surrogate 'uniform' or 'auto'"),
                           ({"kernel": "mixed", "distance": "params"}, "distance='network'")]:  # fmt: skip
         with pytest.raises(ValueError, match=words) as error:
             ManifoldSampler(**kwargs)

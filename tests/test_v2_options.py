@@ -1,4 +1,4 @@
-"""The v2 options: ``surrogate="ard"`` (ARD GP, log EI, local search) and ``feature_weight``."""
+"""The v2 options: ``surrogate="ard"`` (ARD GP, log EI, local search), ``"auto"``, and ``feature_weight``."""
 
 import numpy as np
 import optuna
@@ -9,6 +9,7 @@ from manifold_search import ManifoldSampler
 from manifold_search._acquisition import local_search, neighbours
 from manifold_search._feature_link import blend, feature_link
 from manifold_search.proposal import choose_anchors, config_key, region_scores
+from manifold_search.representations import record_representations
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -69,6 +70,38 @@ def test_ard_is_deterministic_and_beats_random_search():
     assert [t.params for t in last.trials] == [t.params for t in last2.trials]
     assert ard == again
     assert ard < random / 3, (ard, random)
+
+
+def _trials(make, objective, n_trials, direction="minimize"):
+    study = optuna.create_study(direction=direction, sampler=make())
+    study.optimize(objective, n_trials=n_trials)
+    return [t.params for t in study.trials]
+
+
+def _recorded_objective(trial):
+    """Records a network whose representation follows ``a``, so the manifold is built."""
+    a, b = trial.suggest_float("a", 0, 1), trial.suggest_float("b", 0, 1)
+    labels = np.repeat(np.arange(3), 6)
+    latent = np.random.default_rng(0).normal(size=(18, 3)) + labels[:, None]
+    rep = np.tanh(latent * (1 + 3 * a) + 0.05 * np.random.default_rng(int(1e6 * a)).normal(size=(18, 3)))
+    record_representations(trial, {"penultimate": rep}, "probe", labels)
+    return -((a - 0.7) ** 2) - 0.1 * (b - 0.2) ** 2
+
+
+def test_auto_is_ard_without_records_and_uniform_with_them():
+    def make(surrogate, **kwargs):
+        return lambda: ManifoldSampler(seed=1, n_startup_trials=6, surrogate=surrogate,
+                                       annotate=False, **kwargs)  # fmt: skip
+
+    auto = _trials(make("auto"), _objective, 14)
+    assert auto == _trials(make("ard"), _objective, 14)
+    assert auto != _trials(make("uniform"), _objective, 14)
+    recorded = _trials(make("auto"), _recorded_objective, 12, "maximize")
+    assert recorded == _trials(make("uniform"), _recorded_objective, 12, "maximize")
+    assert recorded != _trials(make("ard"), _recorded_objective, 12, "maximize")
+    # the ablation changes the distance alone: "auto" keeps the uniform surrogate there
+    ablation = _trials(make("auto", distance="params"), _objective, 14)
+    assert ablation == _trials(make("uniform", distance="params"), _objective, 14)
 
 
 def test_bad_options():
