@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
+from manifold_search._ard_gp import ArdGP, log_expected_improvement
+from manifold_search._history import History
 from manifold_search._params import from_position, is_ordinal, position
 from manifold_search.proposal import Config, config_key
 
@@ -109,3 +111,29 @@ def local_search(candidates: list[Config], acquisition: np.ndarray,
         if value > best_value:
             best_config, best_value = current, value
     return best_config, best_value
+
+
+def climb(history: History, gp: ArdGP, scores: np.ndarray, region_weight: float,
+          candidates: list[Config], rng: np.random.Generator,
+          taken: set[tuple]) -> tuple[Config, float, float]:  # fmt: skip
+    """Log EI x region lift over the candidates, then local search from the best few;
+    the chosen configuration (never tried, running or ``taken``), its mean and std."""
+    incumbent = float(history.values.max())
+
+    def acquisition(configs: list[Config]) -> np.ndarray:
+        x = history.encoder.encode(configs)
+        mean, std = gp.predict(x)
+        log_ei = log_expected_improvement(mean, std, incumbent)
+        if not region_weight:  # no lift: skip the (candidates x trials) kernel
+            return log_ei
+        kernel = gp.kernel(x, history.x)
+        landing = (kernel @ scores) / np.maximum(kernel.sum(axis=1), 1e-12)
+        return region_log_acquisition(log_ei, landing, float(scores.max()), region_weight)
+
+    start = acquisition(candidates) + 1e-12 * rng.random(len(candidates))
+    seen = {config_key(c) for c in history.configs}
+    seen |= {config_key(t.params) for t in history.running} | taken
+    params, _ = local_search(candidates, start, acquisition, history.encoder.distributions,
+                             history.configs, seen)  # fmt: skip
+    mean, std = gp.predict(history.encoder.encode([params]))
+    return params, float(mean[0]), float(std[0])

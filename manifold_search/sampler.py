@@ -60,8 +60,8 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from manifold_search import _feature_link, _optuna_compat
-from manifold_search._acquisition import local_search, region_log_acquisition
-from manifold_search._ard_gp import ArdGP, log_expected_improvement
+from manifold_search._acquisition import climb
+from manifold_search._ard_gp import ArdGP
 from manifold_search._attrs import PROPOSAL
 from manifold_search._claims import claim, taken_by_others
 from manifold_search._history import History, gather
@@ -419,7 +419,8 @@ class ManifoldSampler(BaseSampler):
         if taken:
             candidates = [c for c in candidates if config_key(c) not in taken] or candidates
         if isinstance(gp, ArdGP):
-            params, mean, std = self._climb(history, regions, gp, candidates, rng, taken)
+            params, mean, std = climb(history, gp, regions.scores, self.region_weight,
+                                      candidates, rng, taken)  # fmt: skip
             weights = gp.theta / gp.theta.mean()
         else:
             cand_x = history.encoder.encode(candidates)
@@ -445,30 +446,6 @@ class ManifoldSampler(BaseSampler):
             distance="network" if geometry.network else "params",
             network_beta=gp.beta if isinstance(gp, MixedGP) else None,
         )
-
-    def _climb(self, history: History, regions: _Regions, gp: ArdGP, candidates: list[Config],
-               rng: np.random.Generator, taken: set[tuple]) -> tuple[Config, float, float]:  # fmt: skip
-        """Step 7 with ``surrogate="ard"``: log EI x region lift over the candidates, then
-        local search from the best few; the chosen configuration, its mean and std."""
-        scores, incumbent = regions.scores, float(history.values.max())
-
-        def acquisition(configs: list[Config]) -> np.ndarray:
-            x = history.encoder.encode(configs)
-            mean, std = gp.predict(x)
-            log_ei = log_expected_improvement(mean, std, incumbent)
-            if not self.region_weight:  # no lift: skip the (candidates x trials) kernel
-                return log_ei
-            kernel = gp.kernel(x, history.x)
-            landing = (kernel @ scores) / np.maximum(kernel.sum(axis=1), 1e-12)
-            return region_log_acquisition(log_ei, landing, float(scores.max()), self.region_weight)
-
-        start = acquisition(candidates) + 1e-12 * rng.random(len(candidates))
-        seen = {config_key(c) for c in history.configs}
-        seen |= {config_key(t.params) for t in history.running} | taken
-        params, _ = local_search(candidates, start, acquisition, history.encoder.distributions,
-                                 history.configs, seen)  # fmt: skip
-        mean, std = gp.predict(history.encoder.encode([params]))
-        return params, float(mean[0]), float(std[0])
 
     def _record(self, study: Study, trial: FrozenTrial, proposal: Proposal) -> None:
         """Step 8: why this configuration, as a JSON user attribute of the trial."""
