@@ -138,10 +138,23 @@ class ArdGP:
         self.theta = np.exp(params[:p])
         self.signal = float(np.exp(params[p]))
         self.noise = float(_MIN_NOISE + np.exp(params[p + 1]))
-        k = self._k(d2) + self.noise * np.eye(len(z))
-        self.factor = cho_factor(k, lower=True)
+        self.factor = self._factor_all(self._k(d2), len(z))
         self.alpha = cho_solve(self.factor, z)
         return self
+
+    def _factor_all(self, k: np.ndarray, n: int):
+        """Cholesky of ``k + noise I``; the noise raised tenfold while that is not definite.
+
+        Why: conditional parameters (the structure column) make ``r`` a distance that
+        is not Euclidean, so the Matern kernel of a fit chosen on a subset, or of a
+        study's many duplicate configurations, can come out indefinite on all points.
+        """
+        for _ in range(12):
+            try:
+                return cho_factor(k + self.noise * np.eye(n), lower=True)
+            except np.linalg.LinAlgError:
+                self.noise *= 10.0
+        raise np.linalg.LinAlgError("no noise level gave a positive-definite ARD kernel")
 
     # -- prediction ----------------------------------------------------------------
     def _k(self, d2: np.ndarray) -> np.ndarray:
