@@ -84,14 +84,14 @@ def _head(c: Collected, result: dict[str, Any], problem_info: dict[str, Any],
     lines += [
         f"- Objective: {problem_info.get('value_label', 'objective')}, {direction}d; "
         f"oracle (best value in the table / known optimum): {number(problem_info.get('optimum'), significant=6)}.",
-        "- Regret: distance of the best value found so far from the oracle "
+        "- Regret: **observed regret**, the distance of the best value found so far from the oracle "
         f"(unit of the objective); {len(c.seeds)} paired seeds "
         f"({_seed_text(c.seeds)}) x {c.n_trials} trials per sampler.",
     ]
     if problem_info.get("test_label"):
         lines.append(
             f"- Test value: {problem_info['test_label']}, oracle {number(problem_info.get('test_optimum'), significant=6)}; "
-            "test regret is that of the incumbent (the trial with the best objective so far)."
+            "**test regret** is that of the incumbent (the trial with the best objective so far)."
         )
     lines.append(
         f"- Paired comparison against **{ref}**: per seed, W = lower regret than {ref}, "
