@@ -41,6 +41,7 @@ class Proposal:
     metric_weights: dict[str, float]  # the GP's weight per parameter (and "(structure)")
     distance: Literal["network", "params"]  # what the region scores were measured with
     network_beta: float | None = None  # kernel="mixed": the network term's weight (None: not used)
+    surrogate: Literal["uniform", "ard"] = "uniform"  # the GP that chose (surrogate="auto" picks one)
 
     def as_attr(self) -> dict[str, Any]:
         """The JSON user attribute (everything but the parameters, which the trial has)."""
@@ -51,6 +52,7 @@ class Proposal:
             "predicted_std": self.predicted_std,
             "metric_weights": self.metric_weights,
             "distance": self.distance,
+            "surrogate": self.surrogate,
         }
         if self.network_beta is not None:
             attr["network_beta"] = self.network_beta

@@ -451,6 +451,7 @@ class ManifoldSampler(BaseSampler):
             },
             distance="network" if geometry.network else "params",
             network_beta=gp.beta if isinstance(gp, MixedGP) else None,
+            surrogate="ard" if isinstance(gp, ArdGP) else "uniform",
         )
 
     def _record(self, study: Study, trial: FrozenTrial, proposal: Proposal) -> None:

@@ -122,6 +122,8 @@ def test_values_are_valid_plain_python_and_proposed(records):
     proposed = _proposed(study)
     assert len(proposed) == 6
     assert {p.user_attrs[PROPOSAL]["distance"] for p in proposed} == {"network" if records else "params"}
+    # the default surrogate="auto": ARD without records, the uniform GP with them
+    assert {p.user_attrs[PROPOSAL]["surrogate"] for p in proposed} == {"uniform" if records else "ard"}
     for trial in study.trials:
         for name, dist in SPACE.items():
             value = trial.params[name]
