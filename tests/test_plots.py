@@ -137,3 +137,21 @@ def test_report_text_names_the_zoom_range() -> None:
     lo, hi = zoom_limits(VALUES, [RANDOM], True, 10)
     assert f"({number(lo, significant=4)} to {number(hi, significant=4)}:" in text
     assert "random-search baseline dashed" in text
+
+
+def test_equal_importances_are_listed_by_name() -> None:
+    """Two parameters that always take the same value are equally important; the report
+    lists them the same way in every process (Optuna's tie order follows the hash seed)."""
+    from manifold_search.study.data import importances
+
+    study = optuna.create_study()
+    rng = np.random.default_rng(0)
+    dist = FloatDistribution(0, 1)
+    for v, noise in rng.uniform(size=(30, 2)):
+        study.add_trial(optuna.trial.create_trial(
+            params={"zeta": v, "alpha": v, "mid": noise}, value=v + 0.1 * noise,
+            distributions={"zeta": dist, "alpha": dist, "mid": dist}))  # fmt: skip
+    values, note = importances(study)
+    assert note is None and values["alpha"] == values["zeta"]
+    assert list(values) == sorted(values, key=lambda k: (-values[k], k))
+    assert list(values).index("alpha") < list(values).index("zeta")

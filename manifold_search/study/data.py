@@ -217,7 +217,10 @@ def importances(study: optuna.Study) -> tuple[dict[str, float], str | None]:
             values = optuna.importance.get_param_importances(study)
     except Exception as exc:
         return {}, f"parameter importances unavailable: {type(exc).__name__}: {exc}"
-    values = {k: float(v) for k, v in values.items() if finite(v)}
+    # largest first, ties by name: Optuna's order among equal importances follows set
+    # iteration, which changes with the process's hash seed (reports differed run to run)
+    ranked = sorted(((k, float(v)) for k, v in values.items() if finite(v)), key=lambda kv: (-kv[1], kv[0]))
+    values = dict(ranked)
     if not values:
         return {}, "parameter importances unavailable: the evaluator returned none"
     return values, None
