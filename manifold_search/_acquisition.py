@@ -29,6 +29,12 @@ STEPS = (0.01, 0.03, 0.1, 0.25)  # numeric moves, in [0, 1] position, both direc
 MAX_MOVES = 10
 
 
+def landing_scores(kernel: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The finished trials' region ``scores`` smoothed onto each candidate by the GP
+    ``kernel`` (candidates x trials): where a candidate is predicted to land."""
+    return (kernel @ scores) / np.maximum(kernel.sum(axis=1), 1e-12)
+
+
 def region_log_acquisition(log_ei: np.ndarray, landing: np.ndarray, scores_max: float,
                            region_weight: float) -> np.ndarray:  # fmt: skip
     """``log(EI x (1 + region_weight x landing / max score))``: the uniform surrogate's
@@ -126,14 +132,11 @@ def climb(history: History, gp: ArdGP, scores: np.ndarray, region_weight: float,
         log_ei = log_expected_improvement(mean, std, incumbent)
         if not region_weight:  # no lift: skip the (candidates x trials) kernel
             return log_ei
-        kernel = gp.kernel(x, history.x)
-        landing = (kernel @ scores) / np.maximum(kernel.sum(axis=1), 1e-12)
+        landing = landing_scores(gp.kernel(x, history.x), scores)
         return region_log_acquisition(log_ei, landing, float(scores.max()), region_weight)
 
     start = acquisition(candidates) + 1e-12 * rng.random(len(candidates))
-    seen = {config_key(c) for c in history.configs}
-    seen |= {config_key(t.params) for t in history.running} | taken
     params, _ = local_search(candidates, start, acquisition, history.encoder.distributions,
-                             history.configs, seen)  # fmt: skip
+                             history.configs, history.seen | taken)  # fmt: skip
     mean, std = gp.predict(history.encoder.encode([params]))
     return params, float(mean[0]), float(std[0])

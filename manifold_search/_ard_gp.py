@@ -35,13 +35,15 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import accumulate
+from operator import mul
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
 from scipy.special import erfcx, log_ndtr
 
-from manifold_search._surrogate import SELECT_POINTS, stratified_subset
+from manifold_search._surrogate import SELECT_POINTS, first_definite, stratified_subset
 
 _SQRT5 = np.sqrt(5.0)
 _MIN_NOISE = 1e-6
@@ -138,23 +140,16 @@ class ArdGP:
         self.theta = np.exp(params[:p])
         self.signal = float(np.exp(params[p]))
         self.noise = float(_MIN_NOISE + np.exp(params[p + 1]))
-        self.factor = self._factor_all(self._k(d2), len(z))
+        # the noise raised tenfold while the kernel on all points is not definite:
+        # conditional parameters (the structure column) make ``r`` a distance that is
+        # not Euclidean, so a fit chosen on a subset, or a study's many duplicate
+        # configurations, can give an indefinite Matern kernel
+        found = first_definite(self._k(d2), accumulate([self.noise] + [10.0] * 11, mul))
+        if found is None:
+            raise np.linalg.LinAlgError("no noise level gave a positive-definite ARD kernel")
+        self.noise, self.factor = found
         self.alpha = cho_solve(self.factor, z)
         return self
-
-    def _factor_all(self, k: np.ndarray, n: int):
-        """Cholesky of ``k + noise I``; the noise raised tenfold while that is not definite.
-
-        Why: conditional parameters (the structure column) make ``r`` a distance that
-        is not Euclidean, so the Matern kernel of a fit chosen on a subset, or of a
-        study's many duplicate configurations, can come out indefinite on all points.
-        """
-        for _ in range(12):
-            try:
-                return cho_factor(k + self.noise * np.eye(n), lower=True)
-            except np.linalg.LinAlgError:
-                self.noise *= 10.0
-        raise np.linalg.LinAlgError("no noise level gave a positive-definite ARD kernel")
 
     # -- prediction ----------------------------------------------------------------
     def _k(self, d2: np.ndarray) -> np.ndarray:

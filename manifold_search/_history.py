@@ -7,6 +7,7 @@ taken here, once per proposal, and carried in :class:`History`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from manifold_search._params import ParamEncoder
+from manifold_search.proposal import config_key
 
 _STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
@@ -45,6 +47,11 @@ class History:
     configs: list[dict[str, Any]]
     encoder: ParamEncoder  # over the union of the distributions seen
     x: np.ndarray  # ``configs`` encoded
+
+    @cached_property
+    def seen(self) -> set[tuple]:
+        """Keys (``config_key``) of the configurations tried or running: never proposed again."""
+        return {config_key(c) for c in self.configs} | {config_key(t.params) for t in self.running}
 
 
 def gather(study: Study, n_startup_trials: int) -> History | None:

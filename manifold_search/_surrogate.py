@@ -27,6 +27,19 @@ LENGTH_SCALES = (0.15, 0.25, 0.4, 0.6, 1.0, 1.6, 2.5)
 NOISES = (1e-4, 1e-2, 0.05, 0.2)
 
 
+def first_definite(base: np.ndarray, levels, jitter: float = 0.0):
+    """``(level, Cholesky factor)`` of ``base + (level + jitter) I`` for the first of
+    ``levels`` (ascending noise) that is definite, or None: a kernel that is not quite
+    positive definite (rounding, or a distance that is not Euclidean) gets more noise."""
+    eye = np.eye(len(base))
+    for level in levels:
+        try:
+            return level, cho_factor(base + (level + jitter) * eye, lower=True)
+        except np.linalg.LinAlgError:
+            continue
+    return None
+
+
 def fit_metric(deltas: np.ndarray, target: np.ndarray, max_pairs: int = 20000, seed: int = 0,
                shrinkage: float = 0.1) -> np.ndarray:  # fmt: skip
     """Per-column weights ``w >= 0`` with ``target_ij^2 ~ c + sum_p w_p delta_ijp^2``.
@@ -172,14 +185,11 @@ class MetricGP:
     @staticmethod
     def _factor_all(sq: np.ndarray, z: np.ndarray, length: float, noise: float):
         """One factorisation on all points; a larger noise if that one is not definite."""
-        base = np.exp(-sq / (2 * length**2))
-        for level in [n for n in NOISES if n >= noise]:
-            try:
-                factor = cho_factor(base + (level + 1e-8) * np.eye(len(z)), lower=True)
-            except np.linalg.LinAlgError:
-                continue
-            return None, length, level, factor, cho_solve(factor, z)
-        return None
+        found = first_definite(np.exp(-sq / (2 * length**2)), [n for n in NOISES if n >= noise], 1e-8)
+        if found is None:
+            return None
+        level, factor = found
+        return None, length, level, factor, cho_solve(factor, z)
 
     def kernel(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """The fitted kernel between two encoded sets (without noise)."""

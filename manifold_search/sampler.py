@@ -63,7 +63,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from manifold_search import _feature_link, _optuna_compat
-from manifold_search._acquisition import climb
+from manifold_search._acquisition import climb, landing_scores
 from manifold_search._ard_gp import ArdGP
 from manifold_search._attrs import PROPOSAL
 from manifold_search._claims import claim, taken_by_others
@@ -379,11 +379,10 @@ class ManifoldSampler(BaseSampler):
             self.n_candidates,
             self.mutations_per_anchor,
         )
-        seen = {config_key(c) for c in configs} | {config_key(t.params) for t in history.running}
         unique: dict[tuple, Config] = {}
         for c in candidates:
             key = config_key(c)
-            if key not in seen and key not in unique:
+            if key not in history.seen and key not in unique:
                 unique[key] = c
         return list(unique.values())
 
@@ -425,15 +424,13 @@ class ManifoldSampler(BaseSampler):
         if taken:
             candidates = [c for c in candidates if config_key(c) not in taken] or candidates
         if isinstance(gp, ArdGP):
-            params, mean, std = climb(history, gp, regions.scores, self.region_weight,
-                                      candidates, rng, taken)  # fmt: skip
+            params, mean, std = climb(history, gp, scores, self.region_weight, candidates, rng, taken)
             weights = gp.theta / gp.theta.mean()
         else:
             cand_x = history.encoder.encode(candidates)
             means, stds = gp.predict(cand_x)
             ei = expected_improvement(means, stds, float(history.values.max()))
-            kernel = gp.kernel(cand_x, history.x)
-            landing = (kernel @ scores) / np.maximum(kernel.sum(axis=1), 1e-12)
+            landing = landing_scores(gp.kernel(cand_x, history.x), scores)
             acquisition = ei * (1.0 + self.region_weight * landing / max(float(scores.max()), 1e-12))
             best = int(np.argmax(acquisition + 1e-12 * rng.random(len(ei))))
             if spread:
