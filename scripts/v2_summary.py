@@ -7,7 +7,8 @@ prints, per budget, a markdown table: seeds, mean ± s.e. and median of the obse
 regret (best value found so far against the table's best single value), and per
 reference sampler W/T/L and the one-sided Wilcoxon p that the regret is lower than the
 reference's, over the seeds both finished. Written for runs where not every sampler
-finished every seed (the benchmark report pairs on the full seed list only).
+finished every seed (the benchmark report pairs on the full seed list only). Runs with
+failed trials are named in a warning before the tables.
 """
 
 from __future__ import annotations
@@ -28,6 +29,18 @@ def load(out: Path) -> dict[str, dict[int, list[float]]]:
     return runs
 
 
+def failed_trials(out: Path) -> list[str]:
+    """One line per sampler whose runs had failed trials: a regret table over runs whose
+    trials failed measures the failures, so say it before the tables."""
+    counts: dict[str, list[int]] = {}
+    for path in sorted(out.glob("runs/*/seed-*.json")):
+        data = json.loads(path.read_text())
+        if data.get("failed_trials"):
+            counts.setdefault(path.parent.name, []).append(int(data["seed"]))
+    return [f"WARNING: {label}: failed trials in the runs of seeds {seeds} (see the benchmark report)"
+            for label, seeds in counts.items()]  # fmt: skip
+
+
 def paired(a: dict[int, list[float]], b: dict[int, list[float]], budget: int) -> str:
     seeds = sorted(set(a) & set(b))
     x = np.array([a[s][budget - 1] for s in seeds])
@@ -45,6 +58,8 @@ def main() -> None:
     args = parser.parse_args()
     runs = load(args.out)
     refs = [r for r in args.against.split(",") if r in runs]
+    for line in failed_trials(args.out):
+        print(line)
     for budget in map(int, args.budgets.split(",")):
         print(f"\n{args.out.name}: observed regret after {budget} trials\n")
         print("| sampler | seeds | mean ± s.e. | median | " + " | ".join(f"vs {r}: W/T/L, p" for r in refs) + " |")
